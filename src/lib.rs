@@ -1,0 +1,24 @@
+//! okta-asset-connector: keeps a security platform's asset inventory of people in step with an
+//! Okta org.
+//!
+//! Module map, in the order data flows through them:
+//!
+//! - [`cli`] and [`app`]: the command line and the commands wired from a configuration.
+//! - [`config`]: raw settings (file → env → flags) validated into a trusted [`config::Config`].
+//! - [`okta`]: the Okta Management API client: transport, typed errors, one paginator,
+//!   per-bucket rate limiting, one retry policy, the endpoint functions and the model types.
+//! - [`mapping`]: pure Okta user + enrichment → OCSF 1.8.0 User Inventory Info event.
+//! - [`intake`]: batching, envelopes (`sekoia`, `ocsf`), delivery with retries, `--output`.
+//! - [`sync`]: one cycle: groups, members, roles, users, MFA → events → intake.
+//! - [`clock`] and [`backoff`]: injectable time and the one backoff schedule.
+
+pub mod app;
+pub mod backoff;
+pub mod check;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod intake;
+pub mod mapping;
+pub mod okta;
+pub mod sync;

@@ -1,0 +1,139 @@
+//! The Okta endpoints the connector reads, and the search/filter expressions it sends.
+
+use jiff::Timestamp;
+
+use super::client::OktaClient;
+use super::error::OktaError;
+use super::model::{Factor, Group, IdOnly, RoleAssignment, User};
+use super::paging::{LinkStyle, Pager};
+
+/// Users per page (Okta's maximum for users).
+pub const USERS_PAGE: u32 = 200;
+/// Groups per page. Okta's server default can be 10000; a smaller page keeps answers small.
+pub const GROUPS_PAGE: u32 = 200;
+/// Group members per page: Okta's maximum; the client falls back to smaller pages on a 500.
+pub const MEMBERS_PAGE: u32 = 1000;
+/// Role assignees per page (Okta's maximum for this endpoint).
+pub const ASSIGNEES_PAGE: u32 = 100;
+
+/// Search and filter expressions, built in one place so that quoting is done once and right.
+pub mod expr {
+    use super::*;
+
+    /// Every user, DEPROVISIONED included (a plain list omits them; `q` omits them and does not page).
+    pub const ALL_USERS: &str = "status pr";
+
+    /// Okta's timestamp format in expressions: `2026-01-02T03:04:05.000Z`.
+    pub fn okta_time(at: Timestamp) -> String {
+        at.strftime("%Y-%m-%dT%H:%M:%S.%3fZ").to_string()
+    }
+
+    /// Users changed after `since`.
+    pub fn users_updated_since(since: Timestamp) -> String {
+        format!("lastUpdated gt \"{}\"", okta_time(since))
+    }
+
+    /// Groups whose profile or membership changed after `since` (a membership change does not
+    /// touch the member's own `lastUpdated`).
+    pub fn groups_changed_since(since: Timestamp) -> String {
+        let at = okta_time(since);
+        format!("lastUpdated gt \"{at}\" or lastMembershipUpdated gt \"{at}\"")
+    }
+
+    /// `id eq "a" or id eq "b"`; ids are Okta ids (alphanumeric), anything else is dropped
+    /// rather than quoted into an expression.
+    pub fn ids(ids: &[&str]) -> String {
+        ids.iter()
+            .filter(|id| !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric()))
+            .map(|id| format!("id eq \"{id}\""))
+            .collect::<Vec<_>>()
+            .join(" or ")
+    }
+}
+
+impl OktaClient {
+    /// `GET /api/v1/users?search=...`: always a search, so DEPROVISIONED users are included.
+    pub fn search_users(&self, search: &str) -> Pager<User> {
+        let limit = USERS_PAGE.to_string();
+        let url = self.url("/api/v1/users", &[("search", search), ("limit", &limit)]);
+        Pager::new(self.clone(), url, LinkStyle::Header)
+    }
+
+    /// `GET /api/v1/users/{id}`.
+    pub async fn get_user(&self, id: &str) -> Result<User, OktaError> {
+        let response = self.get(self.url(&format!("/api/v1/users/{}", path_segment(id)), &[])).await?;
+        serde_json::from_slice(&response.body).map_err(|e| OktaError::InvalidBody {
+            url: response.url.to_string(),
+            detail: e.to_string(),
+            request_id: response.request_id(),
+        })
+    }
+
+    /// `GET /api/v1/groups[?filter=...]`.
+    pub fn list_groups(&self, filter: Option<&str>) -> Pager<Group> {
+        let limit = GROUPS_PAGE.to_string();
+        let mut query = vec![("limit", limit.as_str())];
+        if let Some(filter) = filter {
+            query.insert(0, ("filter", filter));
+        }
+        Pager::new(self.clone(), self.url("/api/v1/groups", &query), LinkStyle::Header)
+    }
+
+    /// `GET /api/v1/groups/{id}/users`: member ids only.
+    pub fn list_group_members(&self, group_id: &str) -> Pager<IdOnly> {
+        self.list_group_members_with_limit(group_id, MEMBERS_PAGE)
+    }
+
+    pub fn list_group_members_with_limit(&self, group_id: &str, limit: u32) -> Pager<IdOnly> {
+        let limit = limit.to_string();
+        let path = format!("/api/v1/groups/{}/users", path_segment(group_id));
+        Pager::new(self.clone(), self.url(&path, &[("limit", &limit)]), LinkStyle::Header)
+    }
+
+    /// `GET /api/v1/groups/{id}/roles`.
+    pub async fn list_group_roles(&self, group_id: &str) -> Result<Vec<RoleAssignment>, OktaError> {
+        let path = format!("/api/v1/groups/{}/roles", path_segment(group_id));
+        Pager::new(self.clone(), self.url(&path, &[]), LinkStyle::Header).collect_all().await
+    }
+
+    /// `GET /api/v1/users/{id}/roles`: direct and group-inherited (`assignmentType: GROUP`).
+    pub async fn list_user_roles(&self, user_id: &str) -> Result<Vec<RoleAssignment>, OktaError> {
+        let path = format!("/api/v1/users/{}/roles", path_segment(user_id));
+        Pager::new(self.clone(), self.url(&path, &[]), LinkStyle::Header).collect_all().await
+    }
+
+    /// `GET /api/v1/iam/assignees/users`: every user holding an admin role directly (ids only).
+    pub fn list_role_assignees(&self) -> Pager<IdOnly> {
+        let limit = ASSIGNEES_PAGE.to_string();
+        let url = self.url("/api/v1/iam/assignees/users", &[("limit", &limit)]);
+        Pager::new(self.clone(), url, LinkStyle::Body)
+    }
+
+    /// `GET /api/v1/users/{id}/factors`. The answer is filtered by the caller's policies.
+    pub async fn list_user_factors(&self, user_id: &str) -> Result<Vec<Factor>, OktaError> {
+        let path = format!("/api/v1/users/{}/factors", path_segment(user_id));
+        Pager::new(self.clone(), self.url(&path, &[]), LinkStyle::Header).collect_all().await
+    }
+}
+
+/// Ids go into paths percent-encoded, so an odd id can never change the path.
+fn path_segment(id: &str) -> String {
+    url::form_urlencoded::byte_serialize(id.as_bytes()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::expr::*;
+
+    #[test]
+    fn expressions() {
+        let at: jiff::Timestamp = "2026-01-02T03:04:05Z".parse().unwrap();
+        assert_eq!(okta_time(at), "2026-01-02T03:04:05.000Z");
+        assert_eq!(users_updated_since(at), r#"lastUpdated gt "2026-01-02T03:04:05.000Z""#);
+        assert_eq!(
+            groups_changed_since(at),
+            r#"lastUpdated gt "2026-01-02T03:04:05.000Z" or lastMembershipUpdated gt "2026-01-02T03:04:05.000Z""#
+        );
+        assert_eq!(ids(&["00u1", "bad\" or 1", "00u2"]), r#"id eq "00u1" or id eq "00u2""#);
+    }
+}

@@ -1,0 +1,143 @@
+//! Typed Okta errors that keep the context an operator needs: the Okta error code, the request
+//! id to quote to Okta support, the HTTP status and the URL (which never holds a secret: the token
+//! travels in a header only).
+
+use std::fmt;
+
+/// An error answer from the Okta API.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    pub status: u16,
+    /// `E0000011`, `E0000006`, ...; absent when the body was not an Okta error body.
+    pub code: Option<String>,
+    pub summary: Option<String>,
+    /// `X-Okta-Request-Id`.
+    pub request_id: Option<String>,
+    pub url: String,
+}
+
+impl ApiError {
+    /// What the operator should do about it.
+    pub fn hint(&self) -> &'static str {
+        match (self.code.as_deref(), self.status) {
+            (Some("E0000011"), _) | (None, 401) => {
+                "the API token is invalid, expired or revoked: create a new token (Security > API > Tokens) and set OKTA_API_TOKEN / apikey"
+            }
+            (Some("E0000006"), _) | (None, 403) => {
+                "the token lacks a permission for this endpoint: create it from an admin holding the Read-Only Administrator role (or grant okta.users.read, okta.groups.read, okta.roles.read)"
+            }
+            (Some("E0000007"), _) | (None, 404) => {
+                "resource not found: check base_url points at your Okta org (e.g. https://acme.okta.com), not an app or admin URL"
+            }
+            (Some("E0000015"), _) => {
+                "this Okta feature is not enabled for the org: the endpoint is unavailable on your plan; disable the matching enrichment (--no-roles / --no-mfa)"
+            }
+            (Some("E0000047"), _) | (None, 429) => {
+                "Okta rate limit reached: lower rate_limit_share or max_concurrency, or raise the org's limits for this token"
+            }
+            (_, 500..=599) => "Okta had a server error: retry later; quote the request id to Okta support if it persists",
+            _ => "see https://developer.okta.com/docs/reference/error-codes/ for this error code",
+        }
+    }
+
+    /// True for authentication and authorisation failures, which retrying cannot fix.
+    pub fn is_permission_problem(&self) -> bool {
+        matches!(self.status, 401 | 403)
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Okta answered HTTP {}", self.status)?;
+        if let Some(code) = &self.code {
+            write!(f, " {code}")?;
+        }
+        if let Some(summary) = &self.summary {
+            write!(f, " ({summary})")?;
+        }
+        write!(f, " for GET {}", self.url)?;
+        if let Some(id) = &self.request_id {
+            write!(f, " [request id {id}]")?;
+        }
+        write!(f, "; hint: {}", self.hint())
+    }
+}
+
+/// Everything that can go wrong talking to Okta.
+#[derive(Debug, thiserror::Error)]
+pub enum OktaError {
+    #[error("{0}")]
+    Api(Box<ApiError>),
+
+    #[error("cannot reach Okta at {url}: {detail}; hint: check base_url, DNS, proxy and firewall (HTTPS port 443 must be open)")]
+    Transport { url: String, detail: String },
+
+    #[error("Okta response for {url} is larger than the {limit} byte limit; hint: a proxy may be answering instead of Okta")]
+    BodyTooLarge { url: String, limit: usize },
+
+    #[error("Okta response for {url} is not valid JSON ({detail}){}; hint: check base_url is an Okta org, not a login page or proxy", request_id_suffix(.request_id))]
+    InvalidBody {
+        url: String,
+        detail: String,
+        request_id: Option<String>,
+    },
+
+    #[error("refused to follow a pagination link to {link}: it leaves the configured Okta origin {origin}, and the API token must never be sent elsewhere")]
+    ForeignLink { link: String, origin: String },
+
+    #[error("Okta answered {url} with a redirect (HTTP {status}) to {location}; redirects are not followed so the token never leaves the Okta origin; hint: use the org URL itself as base_url (e.g. https://acme.okta.com)")]
+    Redirect {
+        url: String,
+        status: u16,
+        location: String,
+    },
+
+    #[error("pagination loop: Okta sent the same next link twice ({url}); stopping instead of looping forever")]
+    PaginationLoop { url: String },
+
+    #[error("gave up on {url} after {attempts} attempts: {last}")]
+    Exhausted {
+        url: String,
+        attempts: u32,
+        last: Box<OktaError>,
+    },
+
+    #[error("invalid Okta client settings: {0}")]
+    Settings(String),
+}
+
+impl OktaError {
+    /// The Okta API error, looking through retries.
+    pub fn api(&self) -> Option<&ApiError> {
+        match self {
+            OktaError::Api(api) => Some(api),
+            OktaError::Exhausted { last, .. } => last.api(),
+            _ => None,
+        }
+    }
+
+    /// The Okta error code (`E0000006`, ...), if Okta sent one.
+    pub fn code(&self) -> Option<&str> {
+        self.api().and_then(|api| api.code.as_deref())
+    }
+
+    /// HTTP status of the Okta answer, if there was one.
+    pub fn status(&self) -> Option<u16> {
+        self.api().map(|api| api.status)
+    }
+}
+
+fn request_id_suffix(request_id: &Option<String>) -> String {
+    request_id
+        .as_ref()
+        .map(|id| format!(" [request id {id}]"))
+        .unwrap_or_default()
+}
+
+/// A URL as it may appear in logs and errors: without user info (there should be none).
+pub fn display_url(url: &url::Url) -> String {
+    let mut shown = url.clone();
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    shown.to_string()
+}

@@ -1,0 +1,437 @@
+//! Per-bucket rate limiting: be fast, and a good citizen of the org's shared budget.
+//!
+//! Okta meters requests per endpoint family ("bucket") per minute and advertises each bucket's
+//! state on every answer (`X-Rate-Limit-Limit`, `-Remaining`, `-Reset`). The budget is shared with
+//! every other integration of the org, so we pace each bucket to at most `share` of its advertised
+//! limit: requests are spaced `window / (share × limit)` apart, never more than `share × limit`
+//! land in one Okta window, and when the bucket's remaining count (which includes other clients'
+//! use) runs low we wait for the reset instead of collecting 429s.
+//!
+//! Waits are computed from Okta's own clock (`Reset − Date`), never from the local clock alone,
+//! because the two can disagree by far more than a window.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use reqwest::header::HeaderMap;
+use tokio::sync::Notify;
+
+use crate::clock::SharedClock;
+
+/// Okta's rate-limit families (not per path).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Bucket {
+    /// `GET /api/v1/users` (list and search).
+    UsersList,
+    /// `/api/v1/users/{id}` and its sub-resources (roles, factors, groups).
+    UserById,
+    /// `/api/v1/groups` and its sub-resources.
+    Groups,
+    /// `/api/v1/iam/*`.
+    Iam,
+    /// The rest of `/api/v1`.
+    Other,
+}
+
+impl Bucket {
+    pub const ALL: [Bucket; 5] = [
+        Bucket::UsersList,
+        Bucket::UserById,
+        Bucket::Groups,
+        Bucket::Iam,
+        Bucket::Other,
+    ];
+
+    /// The bucket a request path is metered in.
+    pub fn of_path(path: &str) -> Bucket {
+        let path = path.trim_end_matches('/');
+        if path == "/api/v1/users" {
+            Bucket::UsersList
+        } else if path.starts_with("/api/v1/users/") {
+            Bucket::UserById
+        } else if path == "/api/v1/groups" || path.starts_with("/api/v1/groups/") {
+            Bucket::Groups
+        } else if path.starts_with("/api/v1/iam/") {
+            Bucket::Iam
+        } else {
+            Bucket::Other
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Bucket::UsersList => "users_list",
+            Bucket::UserById => "user_by_id",
+            Bucket::Groups => "groups",
+            Bucket::Iam => "iam",
+            Bucket::Other => "other",
+        }
+    }
+}
+
+/// Okta's rate-limit headers of one answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimitHeaders {
+    pub limit: u64,
+    pub remaining: u64,
+    /// Epoch seconds (Okta's clock) when the window resets.
+    pub reset: i64,
+}
+
+impl RateLimitHeaders {
+    /// Reads the three headers. Okta sometimes repeats them (several policies apply): the
+    /// smallest value of each is the one that binds.
+    pub fn parse(headers: &HeaderMap) -> Option<RateLimitHeaders> {
+        Some(RateLimitHeaders {
+            limit: smallest(headers, "x-rate-limit-limit")?,
+            remaining: smallest(headers, "x-rate-limit-remaining")?,
+            reset: smallest(headers, "x-rate-limit-reset")?,
+        })
+    }
+
+    /// Okta signals a concurrency violation (too many requests in flight) with a 429 whose
+    /// limit and remaining are both zero.
+    pub fn is_concurrency_violation(&self) -> bool {
+        self.limit == 0 && self.remaining == 0
+    }
+
+    /// How long until the window resets, measured on Okta's clock, plus one second of margin.
+    pub fn wait_until_reset(&self, server_date: Option<Timestamp>, local_now: Timestamp) -> Duration {
+        let now = server_date.unwrap_or(local_now).as_second();
+        let seconds = (self.reset - now).max(0) + 1;
+        Duration::from_secs(seconds as u64)
+    }
+}
+
+fn smallest<T: std::str::FromStr + Ord>(headers: &HeaderMap, name: &str) -> Option<T> {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|v| v.trim().parse::<T>().ok())
+        .min()
+}
+
+/// The `Date` header: Okta's clock.
+pub fn server_date(headers: &HeaderMap) -> Option<Timestamp> {
+    let value = headers.get("date")?.to_str().ok()?;
+    jiff::fmt::rfc2822::parse(value)
+        .ok()
+        .map(|zoned| zoned.timestamp())
+}
+
+/// Okta's windows are one minute long for every bucket the connector uses.
+const WINDOW: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Default)]
+struct BucketState {
+    /// Advertised limit of the current window (None until the first answer).
+    limit: Option<u64>,
+    /// Lowest remaining seen in the current window.
+    remaining: Option<u64>,
+    /// Reset of the current window, Okta's epoch seconds: identifies the window.
+    reset: Option<i64>,
+    /// When the window resets, on the local clock.
+    reset_at: Option<Timestamp>,
+    /// Our requests sent in the window identified by `reset`.
+    sent_in_window: u64,
+    /// Earliest time the next request may start (spacing).
+    next_slot: Option<Timestamp>,
+    /// No request before this time (after a 429 or when the remaining budget is exhausted).
+    paused_until: Option<Timestamp>,
+    /// Requests sent but not answered yet.
+    in_flight: u64,
+}
+
+/// Paces requests per bucket. Shared by every task of a client.
+pub struct RateLimiter {
+    share: f64,
+    clock: SharedClock,
+    buckets: Mutex<HashMap<Bucket, BucketState>>,
+}
+
+impl std::fmt::Debug for RateLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RateLimiter")
+            .field("share", &self.share)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RateLimiter {
+    /// `share` in (0, 1]: the fraction of each bucket's advertised limit we allow ourselves.
+    pub fn new(share: f64, clock: SharedClock) -> RateLimiter {
+        RateLimiter {
+            share: share.clamp(0.01, 1.0),
+            clock,
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Waits until a request to `bucket` may be sent, and reserves it. Every call must be
+    /// followed by [`RateLimiter::record`] or [`RateLimiter::release`].
+    pub async fn acquire(&self, bucket: Bucket) {
+        loop {
+            let wait = self.try_reserve(bucket);
+            match wait {
+                None => return,
+                Some(wait) => self.clock.sleep(wait).await,
+            }
+        }
+    }
+
+    /// Reserves a slot now, or says how long to wait first.
+    fn try_reserve(&self, bucket: Bucket) -> Option<Duration> {
+        let now = self.clock.now();
+        let mut buckets = self.buckets.lock().expect("rate limiter lock");
+        let state = buckets.entry(bucket).or_default();
+
+        if let Some(until) = state.paused_until {
+            if until > now {
+                return Some(duration_between(now, until));
+            }
+            state.paused_until = None;
+        }
+        if let Some(reset_at) = state.reset_at {
+            if reset_at <= now {
+                // A new Okta window began: our own count starts again.
+                state.sent_in_window = 0;
+                state.remaining = None;
+                state.reset_at = None;
+            }
+        }
+        if let Some(limit) = state.limit {
+            let budget = self.budget(limit);
+            let others_left = state.remaining.map(|r| r.saturating_sub(state.in_flight));
+            let window_spent = state.sent_in_window >= budget || others_left.is_some_and(|r| r <= 1);
+            if window_spent {
+                if let Some(reset_at) = state.reset_at {
+                    let until = add(reset_at, Duration::from_secs(1));
+                    state.paused_until = Some(until);
+                    return Some(duration_between(now, until));
+                }
+            }
+            if let Some(slot) = state.next_slot {
+                if slot > now {
+                    return Some(duration_between(now, slot));
+                }
+            }
+            let spacing = WINDOW.div_f64(budget as f64);
+            state.next_slot = Some(add(now, spacing));
+        }
+        state.sent_in_window += 1;
+        state.in_flight += 1;
+        None
+    }
+
+    fn budget(&self, limit: u64) -> u64 {
+        ((limit as f64 * self.share).floor() as u64).max(1)
+    }
+
+    /// Notes the rate-limit headers of an answer to a request reserved with `acquire`.
+    pub fn record(&self, bucket: Bucket, headers: &HeaderMap) {
+        let now = self.clock.now();
+        let parsed = RateLimitHeaders::parse(headers);
+        let date = server_date(headers);
+        let mut buckets = self.buckets.lock().expect("rate limiter lock");
+        let state = buckets.entry(bucket).or_default();
+        state.in_flight = state.in_flight.saturating_sub(1);
+        let Some(parsed) = parsed else { return };
+        if parsed.is_concurrency_violation() {
+            return;
+        }
+        let reset_at = add(now, parsed.wait_until_reset(date, now)) ;
+        // `wait_until_reset` adds a second of margin; the window itself ends one second earlier.
+        let reset_at = sub(reset_at, Duration::from_secs(1));
+        if state.reset != Some(parsed.reset) {
+            if state.reset.is_some_and(|known| parsed.reset < known) {
+                // A late answer from the previous window: nothing to learn.
+                return;
+            }
+            state.reset = Some(parsed.reset);
+            state.remaining = Some(parsed.remaining);
+        } else {
+            state.remaining = Some(state.remaining.map_or(parsed.remaining, |r| r.min(parsed.remaining)));
+        }
+        state.limit = Some(parsed.limit);
+        state.reset_at = Some(reset_at);
+    }
+
+    /// Gives a reservation back without an answer (transport error).
+    pub fn release(&self, bucket: Bucket) {
+        let mut buckets = self.buckets.lock().expect("rate limiter lock");
+        let state = buckets.entry(bucket).or_default();
+        state.in_flight = state.in_flight.saturating_sub(1);
+    }
+
+    /// After a quota 429: no request to this bucket before `wait` has passed.
+    pub fn pause(&self, bucket: Bucket, wait: Duration) {
+        let until = add(self.clock.now(), wait);
+        let mut buckets = self.buckets.lock().expect("rate limiter lock");
+        let state = buckets.entry(bucket).or_default();
+        state.paused_until = Some(state.paused_until.map_or(until, |u| u.max(until)));
+    }
+
+    /// The last advertised state of a bucket: (limit, lowest remaining) of the current window.
+    pub fn snapshot(&self, bucket: Bucket) -> Option<(u64, u64)> {
+        let buckets = self.buckets.lock().expect("rate limiter lock");
+        let state = buckets.get(&bucket)?;
+        Some((state.limit?, state.remaining?))
+    }
+}
+
+/// How many requests may be in flight at once, lowered when Okta reports a concurrency
+/// violation and raised back slowly as answers succeed (additive increase, multiplicative
+/// decrease).
+#[derive(Debug)]
+pub struct AdaptiveConcurrency {
+    max: usize,
+    state: Mutex<ConcurrencyState>,
+    released: Notify,
+}
+
+#[derive(Debug)]
+struct ConcurrencyState {
+    limit: usize,
+    in_flight: usize,
+    successes_since_change: usize,
+}
+
+impl AdaptiveConcurrency {
+    pub fn new(max: usize) -> AdaptiveConcurrency {
+        let max = max.max(1);
+        AdaptiveConcurrency {
+            max,
+            state: Mutex::new(ConcurrencyState {
+                limit: max,
+                in_flight: 0,
+                successes_since_change: 0,
+            }),
+            released: Notify::new(),
+        }
+    }
+
+    /// Waits for a free slot.
+    pub async fn acquire(&self) -> ConcurrencyPermit<'_> {
+        loop {
+            let notified = self.released.notified();
+            {
+                let mut state = self.state.lock().expect("concurrency lock");
+                if state.in_flight < state.limit {
+                    state.in_flight += 1;
+                    return ConcurrencyPermit { owner: self };
+                }
+            }
+            notified.await;
+        }
+    }
+
+    /// Halves the limit (at least 1).
+    pub fn on_violation(&self) {
+        let mut state = self.state.lock().expect("concurrency lock");
+        state.limit = (state.limit / 2).max(1);
+        state.successes_since_change = 0;
+    }
+
+    /// Counts a success; every `limit` successes raise the limit by one, up to the maximum.
+    pub fn on_success(&self) {
+        let mut state = self.state.lock().expect("concurrency lock");
+        if state.limit >= self.max {
+            return;
+        }
+        state.successes_since_change += 1;
+        if state.successes_since_change >= state.limit {
+            state.limit += 1;
+            state.successes_since_change = 0;
+        }
+    }
+
+    pub fn current_limit(&self) -> usize {
+        self.state.lock().expect("concurrency lock").limit
+    }
+
+    fn release(&self) {
+        self.state.lock().expect("concurrency lock").in_flight -= 1;
+        self.released.notify_waiters();
+    }
+}
+
+/// A held concurrency slot, given back on drop.
+pub struct ConcurrencyPermit<'a> {
+    owner: &'a AdaptiveConcurrency,
+}
+
+impl Drop for ConcurrencyPermit<'_> {
+    fn drop(&mut self) {
+        self.owner.release();
+    }
+}
+
+fn add(at: Timestamp, duration: Duration) -> Timestamp {
+    jiff::SignedDuration::try_from(duration)
+        .ok()
+        .and_then(|d| at.checked_add(d).ok())
+        .unwrap_or(at)
+}
+
+fn sub(at: Timestamp, duration: Duration) -> Timestamp {
+    jiff::SignedDuration::try_from(duration)
+        .ok()
+        .and_then(|d| at.checked_sub(d).ok())
+        .unwrap_or(at)
+}
+
+fn duration_between(from: Timestamp, to: Timestamp) -> Duration {
+    let span = to.duration_since(from);
+    Duration::try_from(span).unwrap_or(Duration::ZERO)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, HeaderValue::from_str(value).unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn buckets_are_families_not_paths() {
+        assert_eq!(Bucket::of_path("/api/v1/users"), Bucket::UsersList);
+        assert_eq!(Bucket::of_path("/api/v1/users/00u1/factors"), Bucket::UserById);
+        assert_eq!(Bucket::of_path("/api/v1/groups/00g1/users"), Bucket::Groups);
+        assert_eq!(Bucket::of_path("/api/v1/groups"), Bucket::Groups);
+        assert_eq!(Bucket::of_path("/api/v1/iam/assignees/users"), Bucket::Iam);
+        assert_eq!(Bucket::of_path("/api/v1/apps"), Bucket::Other);
+    }
+
+    #[test]
+    fn duplicated_headers_take_the_smallest() {
+        let map = headers(&[
+            ("x-rate-limit-limit", "600"),
+            ("x-rate-limit-limit", "50"),
+            ("x-rate-limit-remaining", "49, 500"),
+            ("x-rate-limit-reset", "1774857408"),
+        ]);
+        let parsed = RateLimitHeaders::parse(&map).unwrap();
+        assert_eq!((parsed.limit, parsed.remaining, parsed.reset), (50, 49, 1774857408));
+    }
+
+    #[test]
+    fn wait_uses_the_server_clock_plus_one_second() {
+        let parsed = RateLimitHeaders { limit: 10, remaining: 0, reset: 1757607758 };
+        let map = headers(&[("date", "Thu, 11 Sep 2025 16:21:50 GMT")]);
+        let date = server_date(&map).unwrap();
+        assert_eq!(date.as_second(), 1757607710);
+        // A local clock far off must not matter.
+        let local = Timestamp::from_second(1).unwrap();
+        assert_eq!(parsed.wait_until_reset(Some(date), local), Duration::from_secs(49));
+    }
+}
