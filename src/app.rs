@@ -8,7 +8,8 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Config, ConfigError, Needs, RawConfig, SYMPHONY_DIR};
 use crate::intake::{FileOutput, HttpIntake, IntakeError, Sink};
 use crate::okta::{OktaClient, OktaError};
-use crate::sync::{self, Summary, SyncError, SyncOptions};
+use crate::state::{StateError, StateStore};
+use crate::sync::{self, Cycle, Shutdown, Summary, SyncError, SyncOptions};
 
 /// Process exit codes (documented in docs/troubleshooting.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +25,8 @@ pub enum Exit {
     Intake = 4,
     /// A check failed (`check`).
     CheckFailed = 5,
+    /// The state directory or database cannot be used.
+    State = 6,
 }
 
 /// An error of a command, with the exit code it maps to.
@@ -36,6 +39,8 @@ pub enum AppError {
     #[error("{0}")]
     Intake(#[from] IntakeError),
     #[error("{0}")]
+    State(#[from] StateError),
+    #[error("{0}")]
     Other(String),
 }
 
@@ -45,6 +50,7 @@ impl AppError {
             AppError::Config(_) => Exit::Config,
             AppError::Okta(_) => Exit::Okta,
             AppError::Intake(_) => Exit::Intake,
+            AppError::State(_) => Exit::State,
             AppError::Other(_) => Exit::Failure,
         }
     }
@@ -55,7 +61,8 @@ impl From<SyncError> for AppError {
         match error {
             SyncError::Okta(e) => AppError::Okta(e),
             SyncError::Intake(e) => AppError::Intake(e),
-            SyncError::DeliveryStopped => AppError::Other("delivery stopped".into()),
+            SyncError::State(e) => AppError::State(e),
+            SyncError::DeliveryStopped | SyncError::Interrupted => AppError::Other(error.to_string()),
         }
     }
 }
@@ -64,13 +71,18 @@ impl From<SyncError> for AppError {
 pub fn needs(command: &Command) -> Needs {
     match command {
         Command::Check { .. } => Needs::OktaMaybeIntake,
-        Command::Sync { output: Some(_), .. } => Needs::Okta,
+        Command::Sync {
+            output: Some(_), ..
+        } => Needs::Okta,
         Command::Sync { output: None, .. } | Command::Run => Needs::OktaAndIntake,
     }
 }
 
 /// Gathers every configuration layer: Sekoia runtime → file → environment → flags.
-pub fn load_raw_config(args: &SettingsArgs, env: impl Fn(&str) -> Option<String> + Copy) -> Result<RawConfig, ConfigError> {
+pub fn load_raw_config(
+    args: &SettingsArgs,
+    env: impl Fn(&str) -> Option<String> + Copy,
+) -> Result<RawConfig, ConfigError> {
     let mut raw = RawConfig::default();
     let symphony = args.symphony_dir.clone().or_else(|| {
         let default = Path::new(SYMPHONY_DIR);
@@ -99,7 +111,9 @@ pub fn sync_options(config: &Config) -> SyncOptions {
     let max_batch_bytes = config
         .intake
         .as_ref()
-        .map_or(crate::intake::DEFAULT_MAX_BATCH_BYTES, |i| i.max_batch_bytes);
+        .map_or(crate::intake::DEFAULT_MAX_BATCH_BYTES, |i| {
+            i.max_batch_bytes
+        });
     SyncOptions {
         enrich_mfa: config.enrich_mfa,
         enrich_roles: config.enrich_roles,
@@ -107,31 +121,54 @@ pub fn sync_options(config: &Config) -> SyncOptions {
         tenant_uid: config.tenant_host(),
         batch_size,
         max_batch_bytes,
+        full_sync_interval: config.full_sync_interval,
     }
 }
 
-/// `sync`: one full cycle into the intake, or into `output`.
-pub async fn sync_once(config: &Config, output: Option<&str>, clock: SharedClock) -> (Option<Summary>, Result<(), AppError>) {
-    let client = match okta_client(config, clock.clone()) {
-        Ok(client) => client,
-        Err(error) => return (None, Err(error.into())),
-    };
-    let sink: Sink = match output {
-        Some(target) => match FileOutput::open(target, config.format) {
-            Ok(file) => file.into(),
-            Err(error) => return (None, Err(error.into())),
-        },
+/// The sink of a cycle: the intake, or `output` (a file or `-`).
+pub fn sink(config: &Config, output: Option<&str>, clock: SharedClock) -> Result<Sink, AppError> {
+    match output {
+        Some(target) => Ok(FileOutput::open(target, config.format)?.into()),
         None => {
-            let Some(settings) = config.intake.clone() else {
-                return (None, Err(AppError::Other("no intake configured".into())));
-            };
-            match HttpIntake::new(settings, clock.clone()) {
-                Ok(http) => http.into(),
-                Err(error) => return (None, Err(error.into())),
-            }
+            let settings = config
+                .intake
+                .clone()
+                .ok_or_else(|| AppError::Other("no intake configured".into()))?;
+            Ok(HttpIntake::new(settings, clock)?.into())
         }
+    }
+}
+
+/// `sync`: one cycle, then exit. Posting to the intake uses the state (incremental unless
+/// `full`, a full sync is due, or there is no state yet); `--output` always runs a full sync
+/// and neither reads nor writes the state, so a debugging run cannot move production cursors.
+pub async fn sync_once(
+    config: &Config,
+    output: Option<&str>,
+    full: bool,
+    clock: SharedClock,
+) -> (Option<Summary>, Result<(), AppError>) {
+    let prepared = (|| {
+        let client = okta_client(config, clock.clone())?;
+        let sink = sink(config, output, clock.clone())?;
+        let state = match output {
+            Some(_) => None,
+            None => Some(StateStore::open(&config.state_dir, config.okta_origin.as_str())?),
+        };
+        Ok::<_, AppError>((client, sink, state))
+    })();
+    let (client, sink, mut state) = match prepared {
+        Ok(prepared) => prepared,
+        Err(error) => return (None, Err(error)),
     };
-    let (summary, result) = sync::full_sync(&client, sink, &sync_options(config), clock).await;
+    let options = sync_options(config);
+    let cycle = Cycle {
+        client: &client,
+        options: &options,
+        clock,
+        shutdown: Shutdown::never(),
+    };
+    let (summary, result) = sync::run_cycle(&cycle, sink, state.as_mut(), full).await;
     let result = match result {
         Ok(sink) => sink.finish().await.map_err(AppError::from),
         Err(error) => Err(error.into()),

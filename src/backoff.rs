@@ -62,7 +62,10 @@ mod tests {
         assert_eq!(delays.len(), 5);
         let envelopes = [100, 200, 400, 800, 1000];
         for (delay, ceiling) in delays.iter().zip(envelopes) {
-            assert!(*delay <= Duration::from_millis(ceiling), "{delay:?} > {ceiling}ms");
+            assert!(
+                *delay <= Duration::from_millis(ceiling),
+                "{delay:?} > {ceiling}ms"
+            );
         }
     }
 }

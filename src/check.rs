@@ -1,13 +1,18 @@
-//! `check`: the platform's "Test connector" button (BRIEF §8).
+//! `check`: the platform's "Test connector" button (BRIEF §8, docs/check.md).
 //!
-//! Ordered, read-only checks, each `ok` / `warn` / `fail` with one line of reason and one line
-//! of fix. The Okta calls are the cheapest reads of each permission (`limit=1`), made without
-//! retries and with short timeouts, and the whole run is bounded, so a hanging host gives a
-//! verdict in seconds instead of a stuck button. The intake probe posts an empty batch
-//! (`{"version":1,"items":[]}`), which creates and changes nothing.
+//! Ordered, read-only checks, each `ok` / `warn` / `fail` / `skipped` with one line of reason and
+//! one line of fix. The Okta calls are the cheapest reads of each permission (`limit=1`), made
+//! without retries and with short timeouts, and the whole run is bounded, so a hanging host gives
+//! a verdict in seconds instead of a stuck button. The intake probe posts an empty batch
+//! (`{"version":1,"items":[]}`), which creates and changes nothing; it runs alongside the Okta
+//! checks so a hanging Okta host cannot starve it of time.
+//!
+//! Every report lists the same eight checks in the same order ([`CHECK_NAMES`]), so the platform
+//! can show a stable list; a check that could not run is `skipped` with the reason why.
 
 use std::time::{Duration, Instant};
 
+use reqwest::header::HeaderMap;
 use serde::Serialize;
 
 use crate::backoff::BackoffPolicy;
@@ -15,12 +20,45 @@ use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::intake::{HttpIntake, IntakeError};
 use crate::okta::model::IdOnly;
-use crate::okta::{Bucket, OktaClient, OktaError};
+use crate::okta::rate_limit::{server_date, RateLimitHeaders};
+use crate::okta::{ApiError, OktaClient, OktaError, Response};
 
-/// The whole `check` run ends within this bound (plus a little bookkeeping).
-pub const TOTAL_BUDGET: Duration = Duration::from_secs(30);
-/// One Okta or intake request may take at most this long.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(8);
+/// Every check, in the order it is reported.
+pub const CHECK_NAMES: [&str; 8] = [
+    "config",
+    "okta_reachable",
+    "token",
+    "groups",
+    "roles",
+    "factors",
+    "rate_limit",
+    "intake",
+];
+
+/// Okta's rate-limit windows last one minute.
+const OKTA_WINDOW_SECS: i64 = 60;
+/// Below this many seconds into a window, other clients' use is too little to extrapolate.
+const MIN_ELAPSED_TO_PROJECT_SECS: i64 = 5;
+
+/// How long `check` may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// The whole run ends within this (plus a little bookkeeping).
+    pub total: Duration,
+    /// One Okta or intake request may take at most this long.
+    pub per_request: Duration,
+}
+
+impl Default for Budget {
+    /// 30 s in all, 8 s per request: a hanging host costs one request's time, and the button
+    /// still answers well within a minute.
+    fn default() -> Budget {
+        Budget {
+            total: Duration::from_secs(30),
+            per_request: Duration::from_secs(8),
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -28,15 +66,14 @@ pub enum Status {
     Ok,
     Warn,
     Fail,
-    /// Not run because an earlier check failed.
+    /// Not run: an earlier check failed, or the time budget ran out.
     Skipped,
 }
 
 /// One verdict.
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
-    /// Stable identifier: `config`, `okta_reachable`, `token`, `groups`, `roles`, `factors`,
-    /// `rate_limit`, `intake`.
+    /// Stable identifier, one of [`CHECK_NAMES`].
     pub name: &'static str,
     pub status: Status,
     pub reason: String,
@@ -47,6 +84,7 @@ pub struct Check {
 /// The `--json` document.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// True when no check failed (warnings and skips allowed).
     pub success: bool,
     /// The first failure's reason, empty on success.
     pub error: String,
@@ -61,20 +99,25 @@ impl Report {
             .map(|c| c.reason.clone())
             .unwrap_or_default();
         Report {
-            success: error.is_empty() && !checks.iter().any(|c| c.status == Status::Fail),
+            success: !checks.iter().any(|c| c.status == Status::Fail),
             error,
             checks,
         }
     }
 
-    /// The report when the configuration itself is invalid.
+    /// The report when the configuration itself is invalid: nothing else can be checked.
     pub fn config_error(message: String) -> Report {
-        Report::from_checks(vec![Check {
-            name: "config",
-            status: Status::Fail,
-            reason: message,
-            fix: "see docs/configuration.md for every key, its environment variable and flag".into(),
-        }])
+        let mut checks = vec![check(
+            "config",
+            Status::Fail,
+            message,
+            "see docs/configuration.md for every key, its environment variable and flag",
+        )];
+        checks.extend(skip_all(
+            &CHECK_NAMES[1..],
+            "not checked: the configuration is invalid",
+        ));
+        Report::from_checks(checks)
     }
 
     /// Human-readable lines.
@@ -92,12 +135,21 @@ impl Report {
                 out.push_str(&format!("        {:<15} fix: {}\n", "", check.fix));
             }
         }
-        out.push_str(if self.success { "result: OK\n" } else { "result: FAILED\n" });
+        out.push_str(if self.success {
+            "result: OK\n"
+        } else {
+            "result: FAILED\n"
+        });
         out
     }
 }
 
-fn check(name: &'static str, status: Status, reason: impl Into<String>, fix: impl Into<String>) -> Check {
+fn check(
+    name: &'static str,
+    status: Status,
+    reason: impl Into<String>,
+    fix: impl Into<String>,
+) -> Check {
     Check {
         name,
         status,
@@ -106,65 +158,132 @@ fn check(name: &'static str, status: Status, reason: impl Into<String>, fix: imp
     }
 }
 
-/// Runs every check against a validated configuration.
+fn skip_all(names: &[&'static str], reason: &str) -> Vec<Check> {
+    names
+        .iter()
+        .map(|name| check(name, Status::Skipped, reason, ""))
+        .collect()
+}
+
+/// Runs every check against a validated configuration, within the default 30 s [`Budget`].
 pub async fn run(config: &Config, clock: SharedClock) -> Report {
-    let deadline = Instant::now() + TOTAL_BUDGET;
+    run_with_budget(config, clock, Budget::default()).await
+}
+
+/// Runs every check within `budget`.
+pub async fn run_with_budget(config: &Config, clock: SharedClock, budget: Budget) -> Report {
+    let deadline = Deadline::new(budget);
+    let (okta, intake) = tokio::join!(
+        okta_checks(config, clock.clone(), deadline),
+        intake_verdict(config, clock, deadline),
+    );
     let mut checks = vec![check("config", Status::Ok, "configuration is valid", "")];
-    let client = match check_client(config, clock.clone()) {
+    checks.extend(okta);
+    checks.push(intake);
+    Report::from_checks(checks)
+}
+
+/// The end of the run and the per-request bound.
+#[derive(Debug, Clone, Copy)]
+struct Deadline {
+    at: Instant,
+    budget: Budget,
+}
+
+impl Deadline {
+    fn new(budget: Budget) -> Deadline {
+        Deadline {
+            at: Instant::now() + budget.total,
+            budget,
+        }
+    }
+
+    /// How long the next request may take: the per-request bound, or what is left of the run.
+    fn next_request(&self) -> Duration {
+        self.at
+            .saturating_duration_since(Instant::now())
+            .min(self.budget.per_request)
+    }
+
+    fn expired(&self) -> bool {
+        Instant::now() >= self.at
+    }
+
+    fn skipped(&self, name: &'static str) -> Check {
+        check(
+            name,
+            Status::Skipped,
+            format!(
+                "not checked: the {} s time budget of `check` ran out",
+                self.budget.total.as_secs_f64()
+            ),
+            "",
+        )
+    }
+}
+
+/// `okta_reachable`, `token`, `groups`, `roles`, `factors`, `rate_limit`, in this order.
+async fn okta_checks(config: &Config, clock: SharedClock, deadline: Deadline) -> Vec<Check> {
+    let host = config.tenant_host();
+    let client = match check_client(config, clock, deadline.budget) {
         Ok(client) => client,
         Err(error) => {
-            checks.push(check("okta_reachable", Status::Fail, error.to_string(), "check base_url"));
-            return Report::from_checks(checks);
+            let mut checks = vec![check(
+                "okta_reachable",
+                Status::Fail,
+                format!("cannot set up the Okta client: {error}"),
+                "check base_url",
+            )];
+            checks.extend(skip_all(
+                &CHECK_NAMES[2..7],
+                "not checked: Okta is not reachable",
+            ));
+            return checks;
         }
     };
 
     // Users: proves the host is an Okta org, reachable, and that the token works.
-    let users = bounded(deadline, client.get(client.url("/api/v1/users", &[("limit", "1")]))).await;
-    let first_user = match &users {
-        Ok(response) => serde_json::from_slice::<Vec<IdOnly>>(&response.body)
-            .ok()
-            .and_then(|users| users.into_iter().next()),
-        Err(_) => None,
-    };
-    let (reachable, token) = users_verdicts(&users, config);
-    let okta_usable = token.status == Status::Ok;
-    checks.push(reachable);
-    checks.push(token);
-    if !okta_usable {
-        for name in ["groups", "roles", "factors", "rate_limit"] {
-            checks.push(check(name, Status::Skipped, "not checked: Okta is not usable yet", ""));
-        }
-    } else {
-        let groups = bounded(deadline, client.get(client.url("/api/v1/groups", &[("limit", "1")]))).await;
-        checks.push(permission_verdict("groups", &groups, Status::Fail, "groups readable", "okta.groups.read"));
-
-        let roles = if config.enrich_roles {
-            let url = client.url("/api/v1/iam/assignees/users", &[("limit", "1")]);
-            let roles = bounded(deadline, client.get(url)).await;
-            permission_verdict(
-                "roles",
-                &roles,
-                Status::Warn,
-                "admin roles readable",
-                "okta.roles.read (without it admin detection is disabled)",
-            )
+    let users = bounded(
+        deadline,
+        client.get(client.url("/api/v1/users", &[("limit", "1")])),
+    )
+    .await;
+    let (reachable, token) = users_verdicts(&users, &host);
+    let mut checks = vec![reachable, token];
+    let Ok(users) = users else {
+        let why = if checks[0].status == Status::Ok {
+            "not checked: the token check did not pass"
         } else {
-            check("roles", Status::Warn, "admin role enrichment is disabled (enrich_roles = false)", "")
+            "not checked: Okta is not reachable"
         };
-        checks.push(roles);
+        checks.extend(skip_all(&CHECK_NAMES[3..7], why));
+        return checks;
+    };
+    let first_user = serde_json::from_slice::<Vec<IdOnly>>(&users.body)
+        .ok()
+        .and_then(|users| users.into_iter().next());
 
-        checks.push(factors_verdict(config, &client, first_user.as_ref(), deadline).await);
-        checks.push(rate_limit_verdict(&client, config.rate_limit_share));
-    }
-    checks.push(intake_verdict(config, clock, deadline).await);
-    Report::from_checks(checks)
+    let okta = Okta {
+        client: &client,
+        host: &host,
+        deadline,
+    };
+    checks.push(groups_verdict(&okta).await);
+    checks.push(roles_verdict(config, &okta).await);
+    checks.push(factors_verdict(config, &okta, first_user.as_ref()).await);
+    checks.push(rate_limit_verdict(&users.headers, config.rate_limit_share));
+    checks
 }
 
 /// A client that fails fast: no retries, short timeouts, no waiting out rate limits.
-fn check_client(config: &Config, clock: SharedClock) -> Result<OktaClient, OktaError> {
+fn check_client(
+    config: &Config,
+    clock: SharedClock,
+    budget: Budget,
+) -> Result<OktaClient, OktaError> {
     let mut settings = config.okta_settings();
-    settings.connect_timeout = Duration::from_secs(5);
-    settings.request_timeout = REQUEST_TIMEOUT;
+    settings.connect_timeout = budget.per_request.min(Duration::from_secs(5));
+    settings.request_timeout = budget.per_request;
     settings.max_body_bytes = 4 * 1024 * 1024;
     settings.backoff = BackoffPolicy {
         max_retries: 0,
@@ -174,94 +293,161 @@ fn check_client(config: &Config, clock: SharedClock) -> Result<OktaClient, OktaE
     OktaClient::new(settings, clock)
 }
 
-/// The request's result, or a timeout error when the overall budget ran out.
+/// The request's result, or a timeout error when its share of the budget ran out (the client's
+/// own timeout normally fires first; this also covers time spent before the request is sent).
 async fn bounded<T>(
-    deadline: Instant,
+    deadline: Deadline,
     future: impl std::future::Future<Output = Result<T, OktaError>>,
 ) -> Result<T, OktaError> {
-    let left = deadline.saturating_duration_since(Instant::now());
-    match tokio::time::timeout(left.min(REQUEST_TIMEOUT + Duration::from_secs(2)), future).await {
+    match tokio::time::timeout(deadline.next_request(), future).await {
         Ok(result) => result,
         Err(_) => Err(OktaError::Transport {
             url: String::new(),
-            detail: "no answer in time (timed out)".into(),
+            detail: "timed out".into(),
         }),
     }
 }
 
-/// Two verdicts from the users call: is the host an Okta org we can reach, and is the token good.
-fn users_verdicts(result: &Result<crate::okta::Response, OktaError>, config: &Config) -> (Check, Check) {
-    let host = config.tenant_host();
-    let skipped = || check("token", Status::Skipped, "not checked: Okta is not reachable", "");
-    match result {
-        Ok(response) if serde_json::from_slice::<Vec<IdOnly>>(&response.body).is_ok() => (
-            check("okta_reachable", Status::Ok, format!("{host} answers as an Okta org"), ""),
-            check("token", Status::Ok, "API token valid: users are readable", ""),
-        ),
-        Ok(_) | Err(OktaError::InvalidBody { .. }) => (
-            check(
-                "okta_reachable",
-                Status::Fail,
-                format!("{host} answered, but not like the Okta API (an HTML page or another service)"),
-                "set base_url to your Okta org URL, e.g. https://acme.okta.com (not the admin console or an app URL)",
-            ),
-            skipped(),
-        ),
-        Err(error) => match error.api() {
-            Some(api) if api.code.is_some() => {
-                let reachable = check("okta_reachable", Status::Ok, format!("{host} answers as an Okta org"), "");
-                let token = match api.code.as_deref() {
-                    Some("E0000011") => check(
-                        "token",
-                        Status::Fail,
-                        format!("API token invalid, expired or revoked (E0000011{})", request_id(api)),
-                        "create a new API token (Security > API > Tokens) and set OKTA_API_TOKEN",
-                    ),
-                    Some("E0000006") => check(
-                        "token",
-                        Status::Fail,
-                        format!("the token may not read users (E0000006{})", request_id(api)),
-                        "create the token from an admin with the Read-Only Administrator role (okta.users.read)",
-                    ),
-                    Some("E0000047") => check(
-                        "token",
-                        Status::Fail,
-                        "Okta rate-limited us (E0000047): the users bucket is exhausted right now",
-                        "retry in a minute; if it persists, other integrations are using the whole budget",
-                    ),
-                    _ => check("token", Status::Fail, api.to_string(), api.hint()),
-                };
-                (reachable, token)
-            }
-            Some(api) => (
-                check(
-                    "okta_reachable",
-                    Status::Fail,
-                    format!("{host} answered HTTP {} without an Okta error body: not an Okta org?", api.status),
-                    "set base_url to your Okta org URL, e.g. https://acme.okta.com",
-                ),
-                skipped(),
-            ),
-            None => (
-                check("okta_reachable", Status::Fail, transport_reason(&host, error), transport_fix(error)),
-                skipped(),
-            ),
-        },
+/// The error itself, looking through the retry wrapper (the check client never retries, so a
+/// failure still arrives wrapped in `Exhausted` after its single attempt).
+fn innermost(error: &OktaError) -> &OktaError {
+    match error {
+        OktaError::Exhausted { last, .. } => innermost(last),
+        other => other,
     }
 }
 
-fn request_id(api: &crate::okta::ApiError) -> String {
+/// Two verdicts from the users call: is the host an Okta org we can reach, and is the token good.
+fn users_verdicts(result: &Result<Response, OktaError>, host: &str) -> (Check, Check) {
+    let reachable_ok = || {
+        check(
+            "okta_reachable",
+            Status::Ok,
+            format!("{host} answers as an Okta org"),
+            "",
+        )
+    };
+    let token_skipped = || {
+        check(
+            "token",
+            Status::Skipped,
+            "not checked: Okta is not reachable",
+            "",
+        )
+    };
+    let error = match result {
+        Ok(response) if serde_json::from_slice::<Vec<IdOnly>>(&response.body).is_ok() => {
+            let token = check(
+                "token",
+                Status::Ok,
+                "API token valid: users are readable",
+                "",
+            );
+            return (reachable_ok(), token);
+        }
+        Ok(response) => {
+            let what = format!(
+                "HTTP {} with something else than a list of users",
+                response.status
+            );
+            return (not_okta(host, &what), token_skipped());
+        }
+        Err(error) => innermost(error),
+    };
+    match error {
+        OktaError::Api(api) if api.code.is_some() => (reachable_ok(), token_verdict(api)),
+        OktaError::Api(api) => {
+            let html = api.summary.as_deref().is_some_and(|s| s.contains("HTML"));
+            let what = format!(
+                "HTTP {}{}",
+                api.status,
+                if html { " with an HTML page" } else { " without an Okta error body" }
+            );
+            (not_okta(host, &what), token_skipped())
+        }
+        OktaError::Redirect { status, location, .. } => {
+            let what = format!("a redirect (HTTP {status}) to {location}");
+            (not_okta(host, &what), token_skipped())
+        }
+        OktaError::InvalidBody { .. } => (not_okta(host, "something that is not JSON"), token_skipped()),
+        OktaError::BodyTooLarge { .. } => (not_okta(host, "an answer larger than any Okta page"), token_skipped()),
+        // The only settings error left once the client is built: the token cannot be a header.
+        OktaError::Settings(message) => (
+            check("okta_reachable", Status::Skipped, "not checked: no request could be sent", ""),
+            check(
+                "token",
+                Status::Fail,
+                message.clone(),
+                "copy the API token again, without quotes, spaces or line breaks, into OKTA_API_TOKEN",
+            ),
+        ),
+        other => (
+            check("okta_reachable", Status::Fail, transport_reason(host, other), transport_fix(other)),
+            token_skipped(),
+        ),
+    }
+}
+
+/// The host answered, but not as the Okta API does: the base URL is wrong.
+fn not_okta(host: &str, answer: &str) -> Check {
+    check(
+        "okta_reachable",
+        Status::Fail,
+        format!("{host} answered {answer}: it is not the Okta API (wrong base_url?)"),
+        "set base_url to your Okta org URL, e.g. https://acme.okta.com (not the admin console, a custom login page or an app URL)",
+    )
+}
+
+/// The token verdict from an Okta error answer to the users call.
+fn token_verdict(api: &ApiError) -> Check {
+    let id = request_id(api);
+    match api.code.as_deref() {
+        Some("E0000011") => check(
+            "token",
+            Status::Fail,
+            format!("API token invalid, expired or revoked (E0000011{id})"),
+            "create a new API token in the Okta admin console (Security > API > Tokens) and set it in OKTA_API_TOKEN (or apikey)",
+        ),
+        Some("E0000006") => check(
+            "token",
+            Status::Fail,
+            format!("the token may not read users (E0000006{id})"),
+            "create the token from an admin holding the Read-Only Administrator role (it grants okta.users.read)",
+        ),
+        Some("E0000047") => check(
+            "token",
+            Status::Fail,
+            format!("could not check the token: Okta rate-limited us (E0000047{id}), the users bucket is spent for this minute"),
+            "retry in a minute; if it persists, other integrations use the whole users budget (see Okta's rate-limit dashboard)",
+        ),
+        _ => check("token", Status::Fail, api_summary(api), api.hint()),
+    }
+}
+
+fn request_id(api: &ApiError) -> String {
     api.request_id
         .as_deref()
         .map(|id| format!(", request id {id}"))
         .unwrap_or_default()
 }
 
+/// `Okta answered HTTP 500 E0000009 (Internal Server Error), request id X`: the error without
+/// its hint (the hint goes to `fix`).
+fn api_summary(api: &ApiError) -> String {
+    let mut text = format!("Okta answered HTTP {}", api.status);
+    if let Some(code) = &api.code {
+        text.push_str(&format!(" {code}"));
+    }
+    if let Some(summary) = &api.summary {
+        text.push_str(&format!(" ({summary})"));
+    }
+    text + &request_id(api)
+}
+
 /// The transport failure's own words (not our hint, which mentions DNS and TLS itself).
 fn transport_detail(error: &OktaError) -> String {
-    match error {
+    match innermost(error) {
         OktaError::Transport { detail, .. } => detail.clone(),
-        OktaError::Exhausted { last, .. } => transport_detail(last),
         other => other.to_string(),
     }
 }
@@ -270,8 +456,9 @@ fn transport_reason(host: &str, error: &OktaError) -> String {
     let text = transport_detail(error);
     let lower = text.to_lowercase();
     if lower.contains("dns") || lower.contains("lookup") || lower.contains("resolve") {
-        format!("{host} does not resolve (DNS)")
-    } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
+        format!("{host} does not resolve (DNS): {text}")
+    } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake")
+    {
         format!("TLS with {host} failed: {text}")
     } else if lower.contains("timed out") {
         format!("{host} did not answer in time")
@@ -283,84 +470,213 @@ fn transport_reason(host: &str, error: &OktaError) -> String {
 }
 
 fn transport_fix(error: &OktaError) -> &'static str {
-    if transport_detail(error).to_lowercase().contains("certificate") {
+    let text = transport_detail(error).to_lowercase();
+    if text.contains("certificate") {
         "a TLS-intercepting proxy? install its CA certificate in the system trust store"
+    } else if text.contains("timed out") {
+        "check base_url, and that a proxy or firewall lets outbound HTTPS (443) through to Okta"
     } else {
         "check base_url (e.g. https://acme.okta.com), DNS, proxy and that outbound HTTPS (443) is allowed"
     }
 }
 
-/// A permission check: ok when readable, `denied` status when Okta says no.
-fn permission_verdict(
+/// What a permission check reads and what its absence costs.
+struct Permission {
     name: &'static str,
-    result: &Result<crate::okta::Response, OktaError>,
+    /// `groups`, `admin roles`, `MFA factors`.
+    what: &'static str,
+    /// The Okta scope the Read-Only Administrator role grants for it.
+    scope: &'static str,
+    /// `fail` when the connector cannot work without it, `warn` when only an enrichment is lost.
     denied: Status,
-    ok_reason: &str,
-    scope: &str,
-) -> Check {
-    match result {
-        Ok(_) => check(name, Status::Ok, ok_reason, ""),
-        Err(error) => match error.code() {
-            Some("E0000006") | Some("E0000015") => check(
-                name,
-                denied,
-                format!("the token may not read {name} ({})", error.code().unwrap_or_default()),
-                format!("grant {scope}: create the token from a Read-Only Administrator"),
-            ),
-            _ => check(name, denied, format!("cannot read {name}: {error}"), "retry; see docs/troubleshooting.md"),
-        },
-    }
+    /// What happens without it, for warnings (empty for failures).
+    consequence: &'static str,
 }
 
-async fn factors_verdict(config: &Config, client: &OktaClient, user: Option<&IdOnly>, deadline: Instant) -> Check {
-    if !config.enrich_mfa {
-        return check("factors", Status::Warn, "MFA enrichment is disabled (enrich_mfa = false)", "");
-    }
-    let Some(user) = user else {
-        return check("factors", Status::Warn, "no user in the org to test factor access with", "");
-    };
-    let result = bounded(deadline, client.list_user_factors(&user.id)).await;
-    match result {
-        Ok(_) => check("factors", Status::Ok, "MFA factors readable", ""),
-        Err(error) => match error.code() {
-            Some("E0000006") | Some("E0000015") => check(
-                "factors",
-                Status::Warn,
-                format!(
-                    "the token may not read MFA factors ({}): MFA enrichment will be unknown",
-                    error.code().unwrap_or_default()
-                ),
-                "create the token from a Read-Only Administrator (okta.users.read), or set enrich_mfa = false",
-            ),
-            _ => check("factors", Status::Warn, format!("cannot read MFA factors: {error}"), "retry later"),
-        },
-    }
-}
+const GROUPS: Permission = Permission {
+    name: "groups",
+    what: "groups",
+    scope: "okta.groups.read",
+    denied: Status::Fail,
+    consequence: "",
+};
 
-fn rate_limit_verdict(client: &OktaClient, share: f64) -> Check {
-    match client.rate_limit_snapshot(Bucket::UsersList) {
-        None => check("rate_limit", Status::Warn, "Okta sent no rate-limit headers", ""),
-        Some((limit, remaining)) => {
-            let ours = (limit as f64 * share).floor() as u64;
+const ROLES: Permission = Permission {
+    name: "roles",
+    what: "admin roles",
+    scope: "okta.roles.read",
+    denied: Status::Warn,
+    consequence: "admin detection is disabled (user type Admin/User omitted)",
+};
+
+const FACTORS: Permission = Permission {
+    name: "factors",
+    what: "MFA factors",
+    scope: "okta.users.read",
+    denied: Status::Warn,
+    consequence: "MFA enrichment is disabled (has_mfa omitted)",
+};
+
+impl Permission {
+    fn ok(&self) -> Check {
+        check(self.name, Status::Ok, format!("{} readable", self.what), "")
+    }
+
+    /// `reason`, followed by the consequence when the check only warns.
+    fn denied(&self, reason: String, fix: impl Into<String>) -> Check {
+        let reason = if self.consequence.is_empty() {
+            reason
+        } else {
+            format!("{reason}: {}", self.consequence)
+        };
+        check(self.name, self.denied, reason, fix)
+    }
+
+    fn verdict<T>(&self, result: &Result<T, OktaError>, host: &str) -> Check {
+        let error = match result {
+            Ok(_) => return self.ok(),
+            Err(error) => error,
+        };
+        let Some(api) = error.api() else {
             let reason = format!(
-                "users bucket: {remaining} of {limit} requests left this minute; this connector uses at most {ours}/min (rate_limit_share {share})"
+                "cannot read {}: {}",
+                self.what,
+                transport_reason(host, error)
             );
-            if remaining * 5 < limit {
-                check(
-                    "rate_limit",
-                    Status::Warn,
-                    reason,
-                    "other integrations use most of this bucket: syncs will be slower; consider Okta's rate-limit dashboard",
-                )
-            } else {
-                check("rate_limit", Status::Ok, reason, "")
-            }
+            return self.denied(reason, "retry; if it persists see docs/troubleshooting.md");
+        };
+        let id = request_id(api);
+        match api.code.as_deref() {
+            Some("E0000006") => self.denied(
+                format!("the token may not read {} (E0000006{id})", self.what),
+                format!(
+                    "create the token from an admin holding the Read-Only Administrator role (it grants {})",
+                    self.scope
+                ),
+            ),
+            Some("E0000015") => self.denied(
+                format!("{} are not available: the Okta feature is not enabled for this org (E0000015{id})", self.what),
+                api.hint(),
+            ),
+            Some("E0000047") => self.denied(
+                format!("could not read {}: Okta rate-limited us (E0000047{id})", self.what),
+                "retry in a minute; if it persists, other integrations use this whole bucket",
+            ),
+            _ => self.denied(format!("cannot read {}: {}", self.what, api_summary(api)), api.hint()),
         }
     }
 }
 
-async fn intake_verdict(config: &Config, clock: SharedClock, deadline: Instant) -> Check {
-    let Some(settings) = config.intake.clone() else {
+/// What the permission checks share.
+struct Okta<'a> {
+    client: &'a OktaClient,
+    host: &'a str,
+    deadline: Deadline,
+}
+
+impl Okta<'_> {
+    /// Runs one read for `permission` within the budget and judges it.
+    async fn read<T>(
+        &self,
+        permission: &Permission,
+        request: impl std::future::Future<Output = Result<T, OktaError>>,
+    ) -> Check {
+        if self.deadline.expired() {
+            return self.deadline.skipped(permission.name);
+        }
+        let result = bounded(self.deadline, request).await;
+        permission.verdict(&result, self.host)
+    }
+}
+
+async fn groups_verdict(okta: &Okta<'_>) -> Check {
+    let url = okta.client.url("/api/v1/groups", &[("limit", "1")]);
+    okta.read(&GROUPS, okta.client.get(url)).await
+}
+
+async fn roles_verdict(config: &Config, okta: &Okta<'_>) -> Check {
+    if !config.enrich_roles {
+        return check(
+            ROLES.name,
+            Status::Warn,
+            "admin role enrichment is turned off (enrich_roles = false / --no-roles): admin detection is disabled",
+            "",
+        );
+    }
+    let url = okta
+        .client
+        .url("/api/v1/iam/assignees/users", &[("limit", "1")]);
+    okta.read(&ROLES, okta.client.get(url)).await
+}
+
+async fn factors_verdict(config: &Config, okta: &Okta<'_>, user: Option<&IdOnly>) -> Check {
+    if !config.enrich_mfa {
+        return check(
+            FACTORS.name,
+            Status::Warn,
+            "MFA enrichment is turned off (enrich_mfa = false / --no-mfa)",
+            "",
+        );
+    }
+    let Some(user) = user else {
+        return check(
+            FACTORS.name,
+            Status::Warn,
+            "the org has no user to test reading MFA factors with",
+            "",
+        );
+    };
+    okta.read(&FACTORS, okta.client.list_user_factors(&user.id))
+        .await
+}
+
+/// Headroom of the users bucket, from the rate-limit headers of the users call.
+///
+/// `remaining` alone depends on when in the minute the check runs (early in a window every
+/// bucket looks empty), so other clients' use so far is also extrapolated to the whole window:
+/// the check warns when they leave less than this connector's share, or when the bucket is
+/// nearly spent right now.
+fn rate_limit_verdict(headers: &HeaderMap, share: f64) -> Check {
+    let Some(limits) = RateLimitHeaders::parse(headers) else {
+        return check(
+            "rate_limit",
+            Status::Warn,
+            "Okta sent no rate-limit headers: headroom unknown",
+            "",
+        );
+    };
+    let (limit, remaining) = (limits.limit, limits.remaining);
+    let ours = ((limit as f64 * share).floor() as u64).max(1);
+    // Our own users call is counted in `remaining` too.
+    let others_used = limit.saturating_sub(remaining).saturating_sub(1);
+    let elapsed = server_date(headers).map(|date| {
+        OKTA_WINDOW_SECS - (limits.reset - date.as_second()).clamp(0, OKTA_WINDOW_SECS)
+    });
+    let others_per_window = match elapsed {
+        Some(elapsed) if elapsed >= MIN_ELAPSED_TO_PROJECT_SECS => {
+            (others_used * OKTA_WINDOW_SECS as u64 / elapsed as u64).min(limit)
+        }
+        _ => others_used,
+    };
+    let left_for_us = limit - others_per_window;
+    let reason = format!(
+        "users bucket: {remaining} of {limit} requests left this minute; other clients use about {others_per_window}/min; this connector may use {ours}/min (rate_limit_share {share})"
+    );
+    if remaining * 5 < limit || left_for_us < ours {
+        check(
+            "rate_limit",
+            Status::Warn,
+            reason,
+            "other integrations use most of this bucket: syncs will be slower; review them in Okta's rate-limit dashboard, or ask Okta for a higher limit",
+        )
+    } else {
+        check("rate_limit", Status::Ok, reason, "")
+    }
+}
+
+/// Posts one empty batch: proves the intake is reachable and takes the key, changes nothing.
+async fn intake_verdict(config: &Config, clock: SharedClock, deadline: Deadline) -> Check {
+    let Some(mut settings) = config.intake.clone() else {
         return check(
             "intake",
             Status::Warn,
@@ -368,41 +684,65 @@ async fn intake_verdict(config: &Config, clock: SharedClock, deadline: Instant) 
             "set connector_uuid (CONNECTOR_UUID) or intake_url, and INTAKE_API_KEY",
         );
     };
-    let url = settings.url.clone();
-    let mut settings = settings;
-    settings.timeout = REQUEST_TIMEOUT;
+    settings.timeout = deadline.budget.per_request;
     let intake = match HttpIntake::new(settings, clock) {
         Ok(intake) => intake,
-        Err(error) => return check("intake", Status::Fail, error.to_string(), ""),
+        Err(error) => {
+            return check(
+                "intake",
+                Status::Fail,
+                error.to_string(),
+                "check INTAKE_API_KEY (sekoia_api_key)",
+            )
+        }
     };
-    let left = deadline.saturating_duration_since(Instant::now());
-    let shown = format!("{}://{}", url.scheme(), url.host_str().unwrap_or_default());
-    match tokio::time::timeout(left, intake.probe()).await {
-        Err(_) => check("intake", Status::Fail, format!("intake {shown} did not answer in time"), "check intake_url and network"),
+    let shown = intake.url().to_string();
+    match tokio::time::timeout(deadline.next_request(), intake.probe()).await {
+        Err(_) => intake_timeout(&shown),
         Ok(Ok(status)) => check(
             "intake",
             Status::Ok,
             format!("intake {shown} accepted the key (HTTP {status} for an empty batch)"),
             "",
         ),
-        Ok(Err(error)) => {
-            let status = error.status();
-            let (reason, fix) = match (&error, status) {
-                (_, Some(401 | 403)) => (
-                    format!("intake {shown} rejected the key (HTTP {})", status.unwrap_or_default()),
-                    "check INTAKE_API_KEY (sekoia_api_key) and that the key may push assets for this connector",
-                ),
-                (_, Some(404)) => (
-                    format!("intake {shown} answered 404: wrong URL or connector UUID"),
-                    "check connector_uuid (CONNECTOR_UUID) or intake_url",
-                ),
-                (IntakeError::Exhausted { .. }, None) => (
-                    format!("intake {shown} is unreachable: {error}"),
-                    "check intake_url / sekoia_base_url and outbound HTTPS",
-                ),
-                _ => (format!("intake {shown}: {error}"), "see docs/troubleshooting.md"),
-            };
-            check("intake", Status::Fail, reason, fix)
-        }
+        Ok(Err(error)) => intake_failure(&shown, &error),
     }
+}
+
+fn intake_timeout(shown: &str) -> Check {
+    check(
+        "intake",
+        Status::Fail,
+        format!("intake {shown} is unreachable: it did not answer in time"),
+        "check intake_url / sekoia_base_url, proxy, and that outbound HTTPS is allowed",
+    )
+}
+
+fn intake_failure(shown: &str, error: &IntakeError) -> Check {
+    let (reason, fix) = match (error, error.status()) {
+        (_, Some(status @ (401 | 403))) => (
+            format!("intake {shown} rejected the key (HTTP {status})"),
+            "check INTAKE_API_KEY (sekoia_api_key) and that the key may push assets for this connector",
+        ),
+        (_, Some(404)) => (
+            format!("intake {shown} answered 404: wrong URL or connector UUID"),
+            "check connector_uuid (CONNECTOR_UUID) or intake_url",
+        ),
+        (_, Some(status @ (408 | 429 | 500..=599))) => (
+            format!("intake {shown} is unavailable right now (HTTP {status})"),
+            "retry in a few minutes; if it persists, check the platform's status",
+        ),
+        (IntakeError::Exhausted { last, .. }, None) if last.contains("timed out") => {
+            return intake_timeout(shown)
+        }
+        (IntakeError::Exhausted { last, .. }, None) => (
+            format!("intake {shown} is unreachable: {last}"),
+            "check intake_url / sekoia_base_url, proxy, and that outbound HTTPS is allowed",
+        ),
+        _ => (
+            format!("intake {shown} refused the empty test batch: {error}"),
+            "check intake_url and format (sekoia or ocsf); see docs/troubleshooting.md",
+        ),
+    };
+    check("intake", Status::Fail, reason, fix)
 }

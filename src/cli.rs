@@ -57,7 +57,12 @@ pub enum Command {
 #[derive(Debug, Args, Default)]
 pub struct SettingsArgs {
     /// Configuration file (TOML; JSON accepted).
-    #[arg(long, global = true, value_name = "FILE", env = "OKTA_CONNECTOR_CONFIG")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "OKTA_CONNECTOR_CONFIG"
+    )]
     pub config: Option<PathBuf>,
 
     /// Okta org URL, e.g. https://acme.okta.com (or acme.okta.com).
@@ -89,7 +94,12 @@ pub struct SettingsArgs {
     pub batch_size: Option<usize>,
 
     /// Seconds between full reconciliations in `run` [default: 86400].
-    #[arg(long, global = true, env = "FULL_SYNC_INTERVAL", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "FULL_SYNC_INTERVAL",
+        hide_env_values = true
+    )]
     pub full_sync_interval: Option<u64>,
 
     /// Fraction of each Okta rate-limit bucket this connector may use, in (0, 1] [default: 0.5].

@@ -81,7 +81,10 @@ pub struct RawConfig {
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ConfigError {
     #[error("missing {key}: {hint}")]
-    Missing { key: &'static str, hint: &'static str },
+    Missing {
+        key: &'static str,
+        hint: &'static str,
+    },
     #[error("invalid {key} ({value}): {reason}")]
     Invalid {
         key: &'static str,
@@ -92,7 +95,11 @@ pub enum ConfigError {
     File { path: String, reason: String },
 }
 
-fn invalid(key: &'static str, value: impl std::fmt::Display, reason: impl Into<String>) -> ConfigError {
+fn invalid(
+    key: &'static str,
+    value: impl std::fmt::Display,
+    reason: impl Into<String>,
+) -> ConfigError {
     ConfigError::Invalid {
         key,
         value: value.to_string(),
@@ -224,7 +231,11 @@ impl RawConfig {
             enrich_mfa: parse_bool_env(&get, "ENRICH_MFA", "enrich_mfa")?,
             enrich_roles: parse_bool_env(&get, "ENRICH_ROLES", "enrich_roles")?,
             state_dir: get("STATE_DIR").map(PathBuf::from),
-            allow_insecure_http: parse_bool_env(&get, "ALLOW_INSECURE_HTTP", "allow_insecure_http")?,
+            allow_insecure_http: parse_bool_env(
+                &get,
+                "ALLOW_INSECURE_HTTP",
+                "allow_insecure_http",
+            )?,
             log_format: get("LOG_FORMAT"),
             gzip: parse_bool_env(&get, "INTAKE_GZIP", "gzip")?,
         })
@@ -232,7 +243,10 @@ impl RawConfig {
 
     /// Reads the Sekoia connector runtime's files in `dir` (each may instead come from the
     /// upper-case environment variable of the same name). Returns `None` when there is none.
-    pub fn from_symphony(dir: &Path, get_env: impl Fn(&str) -> Option<String>) -> Result<Option<RawConfig>, ConfigError> {
+    pub fn from_symphony(
+        dir: &Path,
+        get_env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<RawConfig>, ConfigError> {
         let read = |name: &str| -> Option<String> {
             get_env(&name.to_uppercase()).or_else(|| std::fs::read_to_string(dir.join(name)).ok())
         };
@@ -248,18 +262,20 @@ impl RawConfig {
             ..RawConfig::default()
         };
         if let Some(text) = module {
-            let module: SymphonyModule = serde_json::from_str(&text).map_err(|e| ConfigError::File {
-                path: "module_configuration".into(),
-                reason: format!("invalid JSON: {e}"),
-            })?;
+            let module: SymphonyModule =
+                serde_json::from_str(&text).map_err(|e| ConfigError::File {
+                    path: "module_configuration".into(),
+                    reason: format!("invalid JSON: {e}"),
+                })?;
             raw.base_url = module.base_url;
             raw.apikey = module.apikey;
         }
         if let Some(text) = connector {
-            let connector: SymphonyConnector = serde_json::from_str(&text).map_err(|e| ConfigError::File {
-                path: "connector_configuration".into(),
-                reason: format!("invalid JSON: {e}"),
-            })?;
+            let connector: SymphonyConnector =
+                serde_json::from_str(&text).map_err(|e| ConfigError::File {
+                    path: "connector_configuration".into(),
+                    reason: format!("invalid JSON: {e}"),
+                })?;
             raw.sekoia_base_url = connector.sekoia_base_url;
             raw.sekoia_api_key = connector.sekoia_api_key;
             raw.frequency = connector.frequency;
@@ -282,19 +298,31 @@ impl RawConfig {
         })?;
         let format = match self.format.as_deref() {
             None => Format::default(),
-            Some(text) => text.parse().map_err(|_| invalid("format", text, "use \"sekoia\" or \"ocsf\""))?,
+            Some(text) => text
+                .parse()
+                .map_err(|_| invalid("format", text, "use \"sekoia\" or \"ocsf\""))?,
         };
         let batch_size = self.batch_size.unwrap_or(crate::intake::DEFAULT_BATCH_SIZE);
         if !(1..=10_000).contains(&batch_size) {
-            return Err(invalid("batch_size", batch_size, "use a number of events from 1 to 10000"));
+            return Err(invalid(
+                "batch_size",
+                batch_size,
+                "use a number of events from 1 to 10000",
+            ));
         }
         let frequency = self.frequency.unwrap_or(DEFAULT_FREQUENCY);
         if frequency < 1 {
             return Err(invalid("frequency", frequency, "use at least 1 second"));
         }
-        let full_sync_interval = self.full_sync_interval.unwrap_or(DEFAULT_FULL_SYNC_INTERVAL);
+        let full_sync_interval = self
+            .full_sync_interval
+            .unwrap_or(DEFAULT_FULL_SYNC_INTERVAL);
         if full_sync_interval < 1 {
-            return Err(invalid("full_sync_interval", full_sync_interval, "use at least 1 second"));
+            return Err(invalid(
+                "full_sync_interval",
+                full_sync_interval,
+                "use at least 1 second",
+            ));
         }
         let rate_limit_share = self.rate_limit_share.unwrap_or(DEFAULT_RATE_LIMIT_SHARE);
         if !(rate_limit_share > 0.0 && rate_limit_share <= 1.0) {
@@ -352,7 +380,10 @@ impl RawConfig {
         }
         let url = match self.intake_url() {
             Ok(url) => url,
-            Err(error) if needs == Needs::OktaMaybeIntake && matches!(error, ConfigError::Missing { .. }) => {
+            Err(error)
+                if needs == Needs::OktaMaybeIntake
+                    && matches!(error, ConfigError::Missing { .. }) =>
+            {
                 return Ok(None)
             }
             Err(error) => return Err(error),
@@ -384,9 +415,16 @@ impl RawConfig {
             hint: "set intake_url (INTAKE_URL, --intake-url), or connector_uuid (CONNECTOR_UUID, --connector-uuid) to post to Sekoia.io, or use `sync --output FILE`",
         })?;
         if uuid.is_empty() || !uuid.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
-            return Err(invalid("connector_uuid", uuid, "expected the asset connector's UUID, e.g. 7c8f…-…"));
+            return Err(invalid(
+                "connector_uuid",
+                uuid,
+                "expected the asset connector's UUID, e.g. 7c8f…-…",
+            ));
         }
-        let base = self.sekoia_base_url.as_deref().unwrap_or(DEFAULT_SEKOIA_BASE_URL);
+        let base = self
+            .sekoia_base_url
+            .as_deref()
+            .unwrap_or(DEFAULT_SEKOIA_BASE_URL);
         Ok(format!(
             "{}/api/v2/asset-management/asset-connector/{uuid}",
             base.trim_end_matches('/')
@@ -458,14 +496,19 @@ pub fn normalize_okta_origin(input: &str, allow_insecure_http: bool) -> Result<U
     let key = "base_url";
     let trimmed = input.trim();
     if trimmed.is_empty() {
-        return Err(invalid(key, "\"\"", "empty; use your org URL, e.g. https://acme.okta.com"));
+        return Err(invalid(
+            key,
+            "\"\"",
+            "empty; use your org URL, e.g. https://acme.okta.com",
+        ));
     }
     let with_scheme = if trimmed.contains("://") {
         trimmed.to_string()
     } else {
         format!("https://{trimmed}")
     };
-    let url = Url::parse(&with_scheme).map_err(|e| invalid(key, redact_url_text(trimmed), format!("not a URL ({e})")))?;
+    let url = Url::parse(&with_scheme)
+        .map_err(|e| invalid(key, redact_url_text(trimmed), format!("not a URL ({e})")))?;
     if !url.username().is_empty() || url.password().is_some() {
         return Err(invalid(
             key,
@@ -480,10 +523,18 @@ pub fn normalize_okta_origin(input: &str, allow_insecure_http: bool) -> Result<U
         } else {
             "use the org URL only, e.g. https://acme.okta.com"
         };
-        return Err(invalid(key, url.as_str(), format!("has a path ({}); {hint}", url.path())));
+        return Err(invalid(
+            key,
+            url.as_str(),
+            format!("has a path ({}); {hint}", url.path()),
+        ));
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(invalid(key, url.as_str(), "has a query or fragment; use the org URL only, e.g. https://acme.okta.com"));
+        return Err(invalid(
+            key,
+            url.as_str(),
+            "has a query or fragment; use the org URL only, e.g. https://acme.okta.com",
+        ));
     }
     if let Some(host) = url.host_str() {
         if host.contains("-admin.") {
@@ -502,7 +553,8 @@ pub fn normalize_okta_origin(input: &str, allow_insecure_http: bool) -> Result<U
 /// The intake URL: HTTPS (or loopback HTTP when allowed), no credentials.
 pub fn validate_intake_url(input: &str, allow_insecure_http: bool) -> Result<Url, ConfigError> {
     let key = "intake_url";
-    let url = Url::parse(input.trim()).map_err(|e| invalid(key, redact_url_text(input), format!("not a URL ({e})")))?;
+    let url = Url::parse(input.trim())
+        .map_err(|e| invalid(key, redact_url_text(input), format!("not a URL ({e})")))?;
     if !url.username().is_empty() || url.password().is_some() {
         return Err(invalid(
             key,
@@ -514,7 +566,11 @@ pub fn validate_intake_url(input: &str, allow_insecure_http: bool) -> Result<Url
     Ok(url)
 }
 
-fn check_scheme(key: &'static str, url: &Url, allow_insecure_http: bool) -> Result<(), ConfigError> {
+fn check_scheme(
+    key: &'static str,
+    url: &Url,
+    allow_insecure_http: bool,
+) -> Result<(), ConfigError> {
     match url.scheme() {
         "https" => Ok(()),
         "http" if allow_insecure_http && is_loopback(url) => Ok(()),
@@ -566,7 +622,10 @@ mod tests {
         assert_eq!(ok("acme.okta.com"), "https://acme.okta.com/");
         assert_eq!(ok("https://acme.okta.com/"), "https://acme.okta.com/");
         assert_eq!(ok("  https://ACME.okta.com  "), "https://acme.okta.com/");
-        assert_eq!(ok("https://login.acme.com:8443"), "https://login.acme.com:8443/");
+        assert_eq!(
+            ok("https://login.acme.com:8443"),
+            "https://login.acme.com:8443/"
+        );
     }
 
     #[test]
@@ -626,13 +685,23 @@ mod tests {
         let config = raw().validate(Needs::Okta).unwrap();
         assert!(config.intake.is_none());
         let error = raw().validate(Needs::OktaAndIntake).unwrap_err();
-        assert!(matches!(error, ConfigError::Missing { key: "intake_url", .. }), "{error}");
+        assert!(
+            matches!(
+                error,
+                ConfigError::Missing {
+                    key: "intake_url",
+                    ..
+                }
+            ),
+            "{error}"
+        );
     }
 
     #[test]
     fn later_sources_win() {
         let file = RawConfig::from_text("base_url = \"file.okta.com\"\nbatch_size = 10\n").unwrap();
-        let env = RawConfig::from_env(|name| (name == "BATCH_SIZE").then(|| "20".to_string())).unwrap();
+        let env =
+            RawConfig::from_env(|name| (name == "BATCH_SIZE").then(|| "20".to_string())).unwrap();
         let merged = file.merge(env);
         assert_eq!(merged.base_url.as_deref(), Some("file.okta.com"));
         assert_eq!(merged.batch_size, Some(20));
@@ -643,36 +712,86 @@ mod tests {
         let error = RawConfig::from_text("apikey = \"s3cr3t\"\nbogus = 1\n").unwrap_err();
         assert!(error.contains("bogus"), "{error}");
         assert!(!error.contains("s3cr3t"), "{error}");
-        let json = RawConfig::from_text("{\"apikey\": \"s3cr3t\", \"frequency\": \"x\"}").unwrap_err();
+        let json =
+            RawConfig::from_text("{\"apikey\": \"s3cr3t\", \"frequency\": \"x\"}").unwrap_err();
         assert!(!json.contains("s3cr3t"), "{json}");
     }
 
     #[test]
     fn ranges_are_checked() {
         for (raw, key) in [
-            (RawConfig { rate_limit_share: Some(0.0), ..raw() }, "rate_limit_share"),
-            (RawConfig { rate_limit_share: Some(1.5), ..raw() }, "rate_limit_share"),
-            (RawConfig { frequency: Some(0), ..raw() }, "frequency"),
-            (RawConfig { batch_size: Some(0), ..raw() }, "batch_size"),
-            (RawConfig { max_concurrency: Some(500), ..raw() }, "max_concurrency"),
-            (RawConfig { format: Some("xml".into()), ..raw() }, "format"),
+            (
+                RawConfig {
+                    rate_limit_share: Some(0.0),
+                    ..raw()
+                },
+                "rate_limit_share",
+            ),
+            (
+                RawConfig {
+                    rate_limit_share: Some(1.5),
+                    ..raw()
+                },
+                "rate_limit_share",
+            ),
+            (
+                RawConfig {
+                    frequency: Some(0),
+                    ..raw()
+                },
+                "frequency",
+            ),
+            (
+                RawConfig {
+                    batch_size: Some(0),
+                    ..raw()
+                },
+                "batch_size",
+            ),
+            (
+                RawConfig {
+                    max_concurrency: Some(500),
+                    ..raw()
+                },
+                "max_concurrency",
+            ),
+            (
+                RawConfig {
+                    format: Some("xml".into()),
+                    ..raw()
+                },
+                "format",
+            ),
         ] {
             let error = raw.validate(Needs::Okta).unwrap_err();
-            assert!(matches!(&error, ConfigError::Invalid { key: k, .. } if *k == key), "{error}");
+            assert!(
+                matches!(&error, ConfigError::Invalid { key: k, .. } if *k == key),
+                "{error}"
+            );
         }
     }
 
     #[test]
     fn symphony_files_are_read() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("module_configuration"), r#"{"base_url":"acme.okta.com","apikey":"t"}"#).unwrap();
+        std::fs::write(
+            dir.path().join("module_configuration"),
+            r#"{"base_url":"acme.okta.com","apikey":"t"}"#,
+        )
+        .unwrap();
         std::fs::write(
             dir.path().join("connector_configuration"),
             r#"{"sekoia_base_url":"https://app.sekoia.io","sekoia_api_key":"k","frequency":60,"batch_size":50}"#,
         )
         .unwrap();
-        std::fs::write(dir.path().join("connector_configuration_uuid"), "0e2b7bc2-0a67\n").unwrap();
-        let raw = RawConfig::from_symphony(dir.path(), |_| None).unwrap().unwrap();
+        std::fs::write(
+            dir.path().join("connector_configuration_uuid"),
+            "0e2b7bc2-0a67\n",
+        )
+        .unwrap();
+        let raw = RawConfig::from_symphony(dir.path(), |_| None)
+            .unwrap()
+            .unwrap();
         let config = raw.validate(Needs::OktaAndIntake).unwrap();
         assert_eq!(config.frequency, Duration::from_secs(60));
         assert_eq!(config.batch_size, 50);

@@ -21,4 +21,5 @@ pub mod config;
 pub mod intake;
 pub mod mapping;
 pub mod okta;
+pub mod state;
 pub mod sync;

@@ -19,8 +19,18 @@ fn main() -> ExitCode {
         .as_ref()
         .ok()
         .and_then(|raw| raw.log_format.as_deref())
-        .map(|f| if f == "json" { LogFormat::Json } else { LogFormat::Text })
-        .unwrap_or(if std::io::stderr().is_terminal() { LogFormat::Text } else { LogFormat::Json });
+        .map(|f| {
+            if f == "json" {
+                LogFormat::Json
+            } else {
+                LogFormat::Text
+            }
+        })
+        .unwrap_or(if std::io::stderr().is_terminal() {
+            LogFormat::Text
+        } else {
+            LogFormat::Json
+        });
     init_logging(log_format);
 
     let config = raw.and_then(|raw| raw.validate(app::needs(&cli.command)));
@@ -31,14 +41,22 @@ fn main() -> ExitCode {
         }
         (Err(error), _) => return fail(&AppError::Config(error)),
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
-        Err(error) => return fail(&AppError::Other(format!("cannot start the async runtime: {error}"))),
+        Err(error) => {
+            return fail(&AppError::Other(format!(
+                "cannot start the async runtime: {error}"
+            )))
+        }
     };
     runtime.block_on(async {
         match &cli.command {
-            Command::Sync { output, .. } => {
-                let (summary, result) = app::sync_once(&config, output.as_deref(), app::system_clock()).await;
+            Command::Sync { output, full } => {
+                let (summary, result) =
+                    app::sync_once(&config, output.as_deref(), *full, app::system_clock()).await;
                 if let Some(summary) = summary {
                     report(&summary, log_format);
                 }
@@ -51,17 +69,20 @@ fn main() -> ExitCode {
                 let report = check::run(&config, app::system_clock()).await;
                 print_check(&report, *json)
             }
-            Command::Run => {
-                fail(&AppError::Other("this command is not available in this build yet".into()))
-            }
+            Command::Run => fail(&AppError::Other(
+                "this command is not available in this build yet".into(),
+            )),
         }
     })
 }
 
 fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,hyper=warn,reqwest=warn,rustls=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,hyper=warn,reqwest=warn,rustls=warn")
+    });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().flatten_event(true).init(),
         LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
@@ -81,7 +102,10 @@ fn report(summary: &Summary, format: LogFormat) {
 /// Prints the check report on stdout; exit 0 only when no check failed.
 fn print_check(report: &check::Report, json: bool) -> ExitCode {
     if json {
-        println!("{}", serde_json::to_string_pretty(report).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(report).unwrap_or_default()
+        );
     } else {
         print!("{}", report.to_text());
     }

@@ -97,7 +97,8 @@ fn target(request: &Request) -> &str {
 
 /// The path and query of an absolute link on `server`, as written (no parsing, no normalisation).
 fn link_target<'a>(server: &MockServer, link: &'a str) -> &'a str {
-    link.strip_prefix(&server.uri()).expect("a link on the server")
+    link.strip_prefix(&server.uri())
+        .expect("a link on the server")
 }
 
 fn assert_sent_to(server: &MockServer, request: &Request, link: &str) {
@@ -113,7 +114,10 @@ fn query(request: &Request, name: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
-async fn all_ids<T>(mut pager: Pager<T>, id: impl Fn(&T) -> String) -> Result<Vec<String>, OktaError>
+async fn all_ids<T>(
+    mut pager: Pager<T>,
+    id: impl Fn(&T) -> String,
+) -> Result<Vec<String>, OktaError>
 where
     T: serde::de::DeserializeOwned,
 {
@@ -127,8 +131,14 @@ where
 
 fn assert_no_secret(error: &OktaError) {
     let shown = format!("{error} / {error:?}");
-    assert!(!shown.contains(TOKEN), "the token leaked into an error: {shown}");
-    assert!(!shown.contains("SSWS"), "the auth header leaked into an error: {shown}");
+    assert!(
+        !shown.contains(TOKEN),
+        "the token leaked into an error: {shown}"
+    );
+    assert!(
+        !shown.contains("SSWS"),
+        "the auth header leaked into an error: {shown}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -140,7 +150,8 @@ async fn users_pages_follow_separate_link_fields_exactly_and_in_order() {
     let server = MockServer::start().await;
     let base = server.uri();
     // Opaque cursors with characters a careless client would re-encode or rebuild.
-    let page2 = format!("{base}/api/v1/users?after=00u%2Bopaque~Cur-sor_9.z%3D&limit=200&search=status+pr");
+    let page2 =
+        format!("{base}/api/v1/users?after=00u%2Bopaque~Cur-sor_9.z%3D&limit=200&search=status+pr");
     let page3 = format!("{base}/api/v1/users?search=status+pr&limit=200&after=LAST.Cursor-2026");
 
     Mock::given(method("GET"))
@@ -148,7 +159,10 @@ async fn users_pages_follow_separate_link_fields_exactly_and_in_order() {
         .and(query_param_is_missing("after"))
         .respond_with(
             json_page(json!([user("00u1"), user("00u2")]))
-                .append_header("Link", format!("<{base}/api/v1/users?search=status+pr&limit=200>; rel=\"self\""))
+                .append_header(
+                    "Link",
+                    format!("<{base}/api/v1/users?search=status+pr&limit=200>; rel=\"self\""),
+                )
                 .append_header("Link", format!("<{page2}>; rel=\"next\"")),
         )
         .mount(&server)
@@ -166,7 +180,10 @@ async fn users_pages_follow_separate_link_fields_exactly_and_in_order() {
     Mock::given(method("GET"))
         .and(path("/api/v1/users"))
         .and(query_param("after", "LAST.Cursor-2026"))
-        .respond_with(json_page(json!([user("00u5")])).append_header("Link", format!("<{page3}>; rel=\"self\"")))
+        .respond_with(
+            json_page(json!([user("00u5")]))
+                .append_header("Link", format!("<{page3}>; rel=\"self\"")),
+        )
         .mount(&server)
         .await;
 
@@ -187,7 +204,10 @@ async fn users_pages_follow_separate_link_fields_exactly_and_in_order() {
     assert_sent_to(&server, &sent[1], &page2);
     assert_sent_to(&server, &sent[2], &page3);
     for request in &sent {
-        assert_eq!(header_all(request, "authorization"), [format!("SSWS {TOKEN}")]);
+        assert_eq!(
+            header_all(request, "authorization"),
+            [format!("SSWS {TOKEN}")]
+        );
         assert_eq!(header_all(request, "accept"), ["application/json"]);
         assert_eq!(header_all(request, "content-type"), [OKTA_CONTENT_TYPE]);
         let agent = header(request, "user-agent").unwrap();
@@ -197,7 +217,10 @@ async fn users_pages_follow_separate_link_fields_exactly_and_in_order() {
     }
     assert_eq!(client.stats().requests_in(Bucket::UsersList), 3);
     assert_eq!(client.stats().retries, 0);
-    assert!(clock.sleeps().is_empty(), "no rate-limit headers, no retries: no wait");
+    assert!(
+        clock.sleeps().is_empty(),
+        "no rate-limit headers, no retries: no wait"
+    );
 }
 
 #[tokio::test]
@@ -209,10 +232,13 @@ async fn comma_joined_link_header_is_read() {
         .and(path("/api/v1/groups"))
         .and(query_param_is_missing("after"))
         .respond_with(
-            json_page(json!([{"id": "00g1", "type": "BUILT_IN", "profile": {"name": "Everyone"}}])).insert_header(
-                "Link",
-                format!("<{base}/api/v1/groups?limit=200>; rel=\"self\", <{next}>; rel=\"next\""),
-            ),
+            json_page(json!([{"id": "00g1", "type": "BUILT_IN", "profile": {"name": "Everyone"}}]))
+                .insert_header(
+                    "Link",
+                    format!(
+                        "<{base}/api/v1/groups?limit=200>; rel=\"self\", <{next}>; rel=\"next\""
+                    ),
+                ),
         )
         .mount(&server)
         .await;
@@ -227,7 +253,9 @@ async fn comma_joined_link_header_is_read() {
         .await;
 
     let (client, _clock) = client_for(&server);
-    let ids = all_ids(client.list_groups(None), |g| g.id.clone()).await.unwrap();
+    let ids = all_ids(client.list_groups(None), |g| g.id.clone())
+        .await
+        .unwrap();
     assert_eq!(ids, ["00g1", "00g2"]);
     let sent = requests(&server).await;
     assert_eq!(sent.len(), 2);
@@ -257,7 +285,10 @@ async fn next_link_to_another_origin_is_refused_and_nothing_is_sent_there() {
         server.reset().await;
         Mock::given(method("GET"))
             .and(path("/api/v1/users"))
-            .respond_with(json_page(json!([user("00u1")])).append_header("Link", format!("<{link}>; rel=\"next\"")))
+            .respond_with(
+                json_page(json!([user("00u1")]))
+                    .append_header("Link", format!("<{link}>; rel=\"next\"")),
+            )
             .mount(&server)
             .await;
         let (client, _clock) = client_for(&server);
@@ -269,9 +300,16 @@ async fn next_link_to_another_origin_is_refused_and_nothing_is_sent_there() {
             other => panic!("{link}: expected ForeignLink, got {other:?}"),
         }
         assert_no_secret(&error);
-        assert_eq!(requests(&server).await.len(), 1, "{link}: the foreign link was requested");
+        assert_eq!(
+            requests(&server).await.len(),
+            1,
+            "{link}: the foreign link was requested"
+        );
     }
-    assert!(requests(&elsewhere).await.is_empty(), "the token was sent to another origin");
+    assert!(
+        requests(&elsewhere).await.is_empty(),
+        "the token was sent to another origin"
+    );
 }
 
 #[tokio::test]
@@ -283,24 +321,38 @@ async fn redirect_is_not_followed_and_fails_fast() {
         .await;
     let server = MockServer::start().await;
     Mock::given(any())
-        .respond_with(
-            ResponseTemplate::new(302).insert_header("Location", format!("{}/api/v1/users", elsewhere.uri()).as_str()),
-        )
+        .respond_with(ResponseTemplate::new(302).insert_header(
+            "Location",
+            format!("{}/api/v1/users", elsewhere.uri()).as_str(),
+        ))
         .mount(&server)
         .await;
 
     let (client, clock) = client_for(&server);
-    let error = client.search_users("status pr").next_page().await.unwrap_err();
+    let error = client
+        .search_users("status pr")
+        .next_page()
+        .await
+        .unwrap_err();
     match &error {
-        OktaError::Redirect { status, location, .. } => {
+        OktaError::Redirect {
+            status, location, ..
+        } => {
             assert_eq!(*status, 302);
             assert!(location.starts_with(&elsewhere.uri()), "{location}");
         }
         other => panic!("expected Redirect, got {other:?}"),
     }
     assert_no_secret(&error);
-    assert!(requests(&elsewhere).await.is_empty(), "the redirect was followed");
-    assert_eq!(requests(&server).await.len(), 1, "a redirect is not retried");
+    assert!(
+        requests(&elsewhere).await.is_empty(),
+        "the redirect was followed"
+    );
+    assert_eq!(
+        requests(&server).await.len(),
+        1,
+        "a redirect is not retried"
+    );
     assert!(clock.sleeps().is_empty());
 }
 
@@ -320,11 +372,19 @@ async fn get_refuses_a_url_on_another_origin_before_sending() {
 // ---------------------------------------------------------------------------------------------
 
 fn quota_429(request_id: &str) -> ResponseTemplate {
-    error_answer(429, "E0000047", "API call exceeded rate limit due to too many requests.", request_id)
-        .insert_header("X-Rate-Limit-Limit", "10")
-        .insert_header("X-Rate-Limit-Remaining", "0")
-        .insert_header("X-Rate-Limit-Reset", (OKTA_DATE_EPOCH + 49).to_string().as_str())
-        .insert_header("Date", OKTA_DATE)
+    error_answer(
+        429,
+        "E0000047",
+        "API call exceeded rate limit due to too many requests.",
+        request_id,
+    )
+    .insert_header("X-Rate-Limit-Limit", "10")
+    .insert_header("X-Rate-Limit-Remaining", "0")
+    .insert_header(
+        "X-Rate-Limit-Reset",
+        (OKTA_DATE_EPOCH + 49).to_string().as_str(),
+    )
+    .insert_header("Date", OKTA_DATE)
 }
 
 #[tokio::test]
@@ -345,11 +405,20 @@ async fn quota_429_waits_reset_minus_server_date_plus_one_whatever_the_local_clo
             .await;
 
         let (client, clock) = client_with(&server, start.parse().unwrap(), |_| {});
-        let page = client.search_users("status pr").next_page().await.unwrap().unwrap();
+        let page = client
+            .search_users("status pr")
+            .next_page()
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(page.items.len(), 1);
 
         // Reset − Date + 1 s = 49 + 1.
-        assert_eq!(clock.sleeps(), [Duration::from_secs(50)], "local clock {start}");
+        assert_eq!(
+            clock.sleeps(),
+            [Duration::from_secs(50)],
+            "local clock {start}"
+        );
         let stats = client.stats();
         assert_eq!(stats.quota_429, 1);
         assert_eq!(stats.concurrency_429, 0);
@@ -359,7 +428,10 @@ async fn quota_429_waits_reset_minus_server_date_plus_one_whatever_the_local_clo
         assert_eq!(sent.len(), 2);
         assert_eq!(header(&sent[0], "x-okta-retry-count"), None);
         assert_eq!(header(&sent[1], "x-okta-retry-count").as_deref(), Some("1"));
-        assert_eq!(header(&sent[1], "x-okta-retry-for").as_deref(), Some("req-429-first"));
+        assert_eq!(
+            header(&sent[1], "x-okta-retry-for").as_deref(),
+            Some("req-429-first")
+        );
         assert_eq!(sent[1].url, sent[0].url, "the same page is asked again");
     }
 }
@@ -383,19 +455,31 @@ async fn repeated_429_counts_retries_and_keeps_the_first_request_id() {
         .await;
     let (client, clock) = client_for(&server);
     client.search_users("status pr").next_page().await.unwrap();
-    assert_eq!(clock.sleeps(), [Duration::from_secs(50), Duration::from_secs(50)]);
+    assert_eq!(
+        clock.sleeps(),
+        [Duration::from_secs(50), Duration::from_secs(50)]
+    );
     let sent = requests(&server).await;
     assert_eq!(sent.len(), 3);
     assert_eq!(header(&sent[2], "x-okta-retry-count").as_deref(), Some("2"));
-    assert_eq!(header(&sent[2], "x-okta-retry-for").as_deref(), Some("req-A"));
+    assert_eq!(
+        header(&sent[2], "x-okta-retry-for").as_deref(),
+        Some("req-A")
+    );
 }
 
 #[tokio::test]
 async fn quota_429_without_end_gives_up_after_the_configured_waits() {
     let server = MockServer::start().await;
-    Mock::given(any()).respond_with(quota_429("req-429")).mount(&server).await;
+    Mock::given(any())
+        .respond_with(quota_429("req-429"))
+        .mount(&server)
+        .await;
     let (client, clock) = client_with(&server, local_start(), |s| s.max_rate_limit_waits = 3);
-    let error = client.get(client.url("/api/v1/users", &[])).await.unwrap_err();
+    let error = client
+        .get(client.url("/api/v1/users", &[]))
+        .await
+        .unwrap_err();
     assert!(matches!(error, OktaError::Exhausted { .. }), "{error:?}");
     assert_eq!(error.code(), Some("E0000047"));
     assert_eq!(requests(&server).await.len(), 4);
@@ -407,11 +491,19 @@ async fn concurrency_429_backs_off_with_jitter_and_succeeds() {
     let server = MockServer::start().await;
     Mock::given(any())
         .respond_with(
-            error_answer(429, "E0000047", "API call exceeded rate limit due to too many requests.", "req-conc")
-                .insert_header("X-Rate-Limit-Limit", "0")
-                .insert_header("X-Rate-Limit-Remaining", "0")
-                .insert_header("X-Rate-Limit-Reset", (OKTA_DATE_EPOCH + 40).to_string().as_str())
-                .insert_header("Date", OKTA_DATE),
+            error_answer(
+                429,
+                "E0000047",
+                "API call exceeded rate limit due to too many requests.",
+                "req-conc",
+            )
+            .insert_header("X-Rate-Limit-Limit", "0")
+            .insert_header("X-Rate-Limit-Remaining", "0")
+            .insert_header(
+                "X-Rate-Limit-Reset",
+                (OKTA_DATE_EPOCH + 40).to_string().as_str(),
+            )
+            .insert_header("Date", OKTA_DATE),
         )
         .up_to_n_times(1)
         .mount(&server)
@@ -427,24 +519,39 @@ async fn concurrency_429_backs_off_with_jitter_and_succeeds() {
         max_retries: 4,
     };
     let (client, clock) = client_with(&server, local_start(), |s| s.backoff = policy);
-    let members = client.list_group_members("00g1").collect_all().await.unwrap();
+    let members = client
+        .list_group_members("00g1")
+        .collect_all()
+        .await
+        .unwrap();
     assert_eq!(members, [IdOnly { id: "00u1".into() }]);
 
     let stats = client.stats();
     assert_eq!(stats.concurrency_429, 1);
-    assert_eq!(stats.quota_429, 0, "a concurrency 429 is not a quota 429: no wait for reset");
+    assert_eq!(
+        stats.quota_429, 0,
+        "a concurrency 429 is not a quota 429: no wait for reset"
+    );
     let sleeps = clock.sleeps();
     assert_eq!(sleeps.len(), 1, "{sleeps:?}");
-    assert!(sleeps[0] <= policy.min_delay, "{sleeps:?}: a jittered first backoff, not a reset wait");
+    assert!(
+        sleeps[0] <= policy.min_delay,
+        "{sleeps:?}: a jittered first backoff, not a reset wait"
+    );
     let sent = requests(&server).await;
     assert_eq!(sent.len(), 2);
     assert_eq!(header(&sent[1], "x-okta-retry-count").as_deref(), Some("1"));
-    assert_eq!(header(&sent[1], "x-okta-retry-for").as_deref(), Some("req-conc"));
+    assert_eq!(
+        header(&sent[1], "x-okta-retry-for").as_deref(),
+        Some("req-conc")
+    );
 }
 
 /// Poll a future briefly: `Some` when it completes at once.
 async fn ready_now<F: std::future::Future>(future: F) -> Option<F::Output> {
-    tokio::time::timeout(Duration::from_millis(20), future).await.ok()
+    tokio::time::timeout(Duration::from_millis(20), future)
+        .await
+        .ok()
 }
 
 #[tokio::test]
@@ -455,14 +562,24 @@ async fn adaptive_concurrency_halves_on_violation_and_recovers_slowly() {
     for _ in 0..4 {
         held.push(ready_now(limiter.acquire()).await.expect("a free slot"));
     }
-    assert!(ready_now(limiter.acquire()).await.is_none(), "a fifth request at limit 4");
+    assert!(
+        ready_now(limiter.acquire()).await.is_none(),
+        "a fifth request at limit 4"
+    );
 
     limiter.on_violation();
     assert_eq!(limiter.current_limit(), 2);
     held.truncate(2);
-    assert!(ready_now(limiter.acquire()).await.is_none(), "2 in flight at limit 2");
+    assert!(
+        ready_now(limiter.acquire()).await.is_none(),
+        "2 in flight at limit 2"
+    );
     held.truncate(1);
-    held.push(ready_now(limiter.acquire()).await.expect("1 in flight at limit 2"));
+    held.push(
+        ready_now(limiter.acquire())
+            .await
+            .expect("1 in flight at limit 2"),
+    );
 
     // Additive increase: `limit` successes raise it by one, never above the maximum.
     limiter.on_success();
@@ -503,13 +620,19 @@ async fn server_error_503_is_retried_after_a_bounded_backoff() {
 
     let sleeps = clock.sleeps();
     assert_eq!(sleeps.len(), 1, "{sleeps:?}");
-    assert!(sleeps[0] <= Duration::from_secs(2), "first backoff above its envelope: {sleeps:?}");
+    assert!(
+        sleeps[0] <= Duration::from_secs(2),
+        "first backoff above its envelope: {sleeps:?}"
+    );
     assert_eq!(client.stats().retries, 1);
     let sent = requests(&server).await;
     assert_eq!(sent.len(), 2);
     assert_eq!(sent[0].url.path(), "/api/v1/users/00u9");
     assert_eq!(header(&sent[1], "x-okta-retry-count").as_deref(), Some("1"));
-    assert_eq!(header(&sent[1], "x-okta-retry-for").as_deref(), Some("req-503"));
+    assert_eq!(
+        header(&sent[1], "x-okta-retry-for").as_deref(),
+        Some("req-503")
+    );
 }
 
 #[tokio::test]
@@ -520,14 +643,22 @@ async fn server_error_500_on_a_large_member_page_retries_the_same_cursor_smaller
     Mock::given(method("GET"))
         .and(path("/api/v1/groups/00gBIG/users"))
         .and(query_param_is_missing("after"))
-        .respond_with(json_page(json!([{"id": "00u1"}, {"id": "00u2"}])).append_header("Link", format!("<{next}>; rel=\"next\"")))
+        .respond_with(
+            json_page(json!([{"id": "00u1"}, {"id": "00u2"}]))
+                .append_header("Link", format!("<{next}>; rel=\"next\"")),
+        )
         .mount(&server)
         .await;
     Mock::given(method("GET"))
         .and(path("/api/v1/groups/00gBIG/users"))
         .and(query_param("after", "00uCURSOR="))
         .and(query_param("limit", "1000"))
-        .respond_with(error_answer(500, "E0000009", "Internal Server Error", "req-500"))
+        .respond_with(error_answer(
+            500,
+            "E0000009",
+            "Internal Server Error",
+            "req-500",
+        ))
         .mount(&server)
         .await;
     Mock::given(method("GET"))
@@ -539,9 +670,11 @@ async fn server_error_500_on_a_large_member_page_retries_the_same_cursor_smaller
         .await;
 
     let (client, _clock) = client_for(&server);
-    let ids = all_ids(client.list_group_members("00gBIG"), |m: &IdOnly| m.id.clone())
-        .await
-        .unwrap();
+    let ids = all_ids(client.list_group_members("00gBIG"), |m: &IdOnly| {
+        m.id.clone()
+    })
+    .await
+    .unwrap();
     assert_eq!(ids, ["00u1", "00u2", "00u3"]);
 
     let sent = requests(&server).await;
@@ -554,7 +687,10 @@ async fn server_error_500_on_a_large_member_page_retries_the_same_cursor_smaller
         "same cursor, smaller page, nothing else changed"
     );
     assert_eq!(header(&sent[2], "x-okta-retry-count").as_deref(), Some("1"));
-    assert_eq!(header(&sent[2], "x-okta-retry-for").as_deref(), Some("req-500"));
+    assert_eq!(
+        header(&sent[2], "x-okta-retry-for").as_deref(),
+        Some("req-500")
+    );
 }
 
 #[tokio::test]
@@ -585,7 +721,10 @@ async fn always_503_is_exhausted_after_max_retries_plus_one_attempts() {
         assert!(*sleep <= Duration::from_millis(envelope), "{sleeps:?}");
     }
     let text = error.to_string();
-    assert!(text.contains(&format!("{}/api/v1/users/00uDOWN", server.uri())), "{text}");
+    assert!(
+        text.contains(&format!("{}/api/v1/users/00uDOWN", server.uri())),
+        "{text}"
+    );
     assert!(text.contains("req-down"), "{text}");
     assert_no_secret(&error);
 }
@@ -593,7 +732,11 @@ async fn always_503_is_exhausted_after_max_retries_plus_one_attempts() {
 #[tokio::test]
 async fn connection_refused_is_retried_then_reported_as_transport() {
     // A port nobody listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let origin = Url::parse(&format!("http://127.0.0.1:{port}")).unwrap();
     let mut settings = OktaSettings::new(origin, SecretString::from(TOKEN));
     settings.backoff = BackoffPolicy {
@@ -603,7 +746,11 @@ async fn connection_refused_is_retried_then_reported_as_transport() {
     };
     let clock = Arc::new(ManualClock::new(local_start()));
     let client = OktaClient::new(settings, clock.clone()).unwrap();
-    let error = client.search_users("status pr").next_page().await.unwrap_err();
+    let error = client
+        .search_users("status pr")
+        .next_page()
+        .await
+        .unwrap_err();
     match &error {
         OktaError::Exhausted { attempts, last, .. } => {
             assert_eq!(*attempts, 3);
@@ -626,10 +773,16 @@ async fn request_timeout_is_a_transport_error() {
         s.request_timeout = Duration::from_millis(200);
         s.backoff.max_retries = 0;
     });
-    let error = client.search_users("status pr").next_page().await.unwrap_err();
+    let error = client
+        .search_users("status pr")
+        .next_page()
+        .await
+        .unwrap_err();
     match &error {
         OktaError::Exhausted { last, .. } => match &**last {
-            OktaError::Transport { detail, .. } => assert!(detail.contains("timed out"), "{detail}"),
+            OktaError::Transport { detail, .. } => {
+                assert!(detail.contains("timed out"), "{detail}")
+            }
             other => panic!("expected Transport, got {other:?}"),
         },
         other => panic!("expected Exhausted, got {other:?}"),
@@ -643,9 +796,24 @@ async fn request_timeout_is_a_transport_error() {
 #[tokio::test]
 async fn auth_permission_and_not_found_fail_fast_with_code_hint_and_request_id() {
     let cases = [
-        (401, "E0000011", "Invalid token provided", "invalid, expired or revoked"),
-        (403, "E0000006", "You do not have permission to perform the requested action", "lacks a permission"),
-        (404, "E0000007", "Not found: Resource not found: 00uX (User)", "resource not found"),
+        (
+            401,
+            "E0000011",
+            "Invalid token provided",
+            "invalid, expired or revoked",
+        ),
+        (
+            403,
+            "E0000006",
+            "You do not have permission to perform the requested action",
+            "lacks a permission",
+        ),
+        (
+            404,
+            "E0000007",
+            "Not found: Resource not found: 00uX (User)",
+            "resource not found",
+        ),
     ];
     for (status, code, summary, hint) in cases {
         let server = MockServer::start().await;
@@ -656,19 +824,29 @@ async fn auth_permission_and_not_found_fail_fast_with_code_hint_and_request_id()
             .await;
         let (client, clock) = client_for(&server);
         let error = match status {
-            401 => client.search_users("status pr").next_page().await.map(|_| ()),
+            401 => client
+                .search_users("status pr")
+                .next_page()
+                .await
+                .map(|_| ()),
             403 => client.list_user_roles("00uX").await.map(|_| ()),
             _ => client.get_user("00uX").await.map(|_| ()),
         }
         .unwrap_err();
 
-        assert!(matches!(error, OktaError::Api(_)), "{status}: not failed fast: {error:?}");
+        assert!(
+            matches!(error, OktaError::Api(_)),
+            "{status}: not failed fast: {error:?}"
+        );
         assert_eq!(error.code(), Some(code));
         assert_eq!(error.status(), Some(status));
         let text = error.to_string();
         assert!(text.contains(hint), "{status}: no hint in {text}");
         assert!(text.contains(summary), "{status}: no summary in {text}");
-        assert!(text.contains(&request_id), "{status}: no request id in {text}");
+        assert!(
+            text.contains(&request_id),
+            "{status}: no request id in {text}"
+        );
         assert_no_secret(&error);
         assert_eq!(requests(&server).await.len(), 1, "{status} retried");
         assert!(clock.sleeps().is_empty(), "{status}: slept");
@@ -692,18 +870,31 @@ async fn client_debug_does_not_show_the_token() {
 async fn truncated_or_html_body_is_invalid_body_not_a_panic() {
     let bodies = [
         (r#"[{"id":"00u1","status":"ACTIVE""#, "application/json"),
-        ("<!DOCTYPE html><html><body>Sign in to Okta</body></html>", "text/html"),
+        (
+            "<!DOCTYPE html><html><body>Sign in to Okta</body></html>",
+            "text/html",
+        ),
     ];
     for (body, mime) in bodies {
         let server = MockServer::start().await;
         Mock::given(any())
-            .respond_with(ResponseTemplate::new(200).set_body_raw(body, mime).insert_header("X-Okta-Request-Id", "req-bad"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_raw(body, mime)
+                    .insert_header("X-Okta-Request-Id", "req-bad"),
+            )
             .mount(&server)
             .await;
         let (client, _clock) = client_for(&server);
-        let error = client.search_users("status pr").next_page().await.unwrap_err();
+        let error = client
+            .search_users("status pr")
+            .next_page()
+            .await
+            .unwrap_err();
         match &error {
-            OktaError::InvalidBody { request_id, .. } => assert_eq!(request_id.as_deref(), Some("req-bad")),
+            OktaError::InvalidBody { request_id, .. } => {
+                assert_eq!(request_id.as_deref(), Some("req-bad"))
+            }
             other => panic!("{body}: expected InvalidBody, got {other:?}"),
         }
         let error = client.get_user("00u1").await.unwrap_err();
@@ -722,7 +913,10 @@ async fn one_bad_record_is_skipped_and_counted_the_others_kept() {
     let mut missing_id = user("00uBAD2");
     missing_id.as_object_mut().unwrap().remove("id");
     Mock::given(query_param_is_missing("after"))
-        .respond_with(json_page(json!([user("00u1"), numeric_id, user("00u2")])).append_header("Link", format!("<{next}>; rel=\"next\"")))
+        .respond_with(
+            json_page(json!([user("00u1"), numeric_id, user("00u2")]))
+                .append_header("Link", format!("<{next}>; rel=\"next\"")),
+        )
         .mount(&server)
         .await;
     Mock::given(query_param("after", "p2"))
@@ -734,10 +928,24 @@ async fn one_bad_record_is_skipped_and_counted_the_others_kept() {
     let mut pager = client.search_users("status pr");
     let first = pager.next_page().await.unwrap().unwrap();
     assert_eq!(first.skipped, 1);
-    assert_eq!(first.items.iter().map(|u| u.id.as_str()).collect::<Vec<_>>(), ["00u1", "00u2"]);
+    assert_eq!(
+        first
+            .items
+            .iter()
+            .map(|u| u.id.as_str())
+            .collect::<Vec<_>>(),
+        ["00u1", "00u2"]
+    );
     let second = pager.next_page().await.unwrap().unwrap();
     assert_eq!(second.skipped, 1);
-    assert_eq!(second.items.iter().map(|u| u.id.as_str()).collect::<Vec<_>>(), ["00u3"]);
+    assert_eq!(
+        second
+            .items
+            .iter()
+            .map(|u| u.id.as_str())
+            .collect::<Vec<_>>(),
+        ["00u3"]
+    );
     assert!(pager.next_page().await.unwrap().is_none());
 }
 
@@ -752,13 +960,56 @@ async fn oversized_body_is_refused() {
         .mount(&server)
         .await;
     let (client, clock) = client_with(&server, local_start(), |s| s.max_body_bytes = 1024);
-    let error = client.search_users("status pr").next_page().await.unwrap_err();
+    let error = client
+        .search_users("status pr")
+        .next_page()
+        .await
+        .unwrap_err();
     match &error {
         OktaError::BodyTooLarge { limit, .. } => assert_eq!(*limit, 1024),
         other => panic!("expected BodyTooLarge, got {other:?}"),
     }
-    assert_eq!(requests(&server).await.len(), 1, "an oversized answer is not fetched again");
+    assert_eq!(
+        requests(&server).await.len(),
+        1,
+        "an oversized answer is not fetched again"
+    );
     assert!(clock.sleeps().is_empty());
+}
+
+#[tokio::test]
+async fn oversized_chunked_body_without_content_length_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // wiremock always sends Content-Length; a raw server streams 64 KiB in chunks without one.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = Url::parse(&format!("http://{}", listener.local_addr().unwrap())).unwrap();
+    let served = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut request = vec![0u8; 4096];
+        let _ = socket.read(&mut request).await.unwrap();
+        let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+        socket.write_all(head.as_bytes()).await.unwrap();
+        let chunk = format!("{:x}\r\n{}\r\n", 1024, " ".repeat(1024));
+        for _ in 0..64 {
+            if socket.write_all(chunk.as_bytes()).await.is_err() {
+                return; // the client hung up: good
+            }
+        }
+        let _ = socket.write_all(b"0\r\n\r\n").await;
+    });
+    let mut settings = OktaSettings::new(origin, SecretString::from(TOKEN));
+    settings.max_body_bytes = 4096;
+    let client = OktaClient::new(settings, Arc::new(ManualClock::new(local_start()))).unwrap();
+    let error = client
+        .search_users("status pr")
+        .next_page()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, OktaError::BodyTooLarge { limit: 4096, .. }),
+        "{error:?}"
+    );
+    served.abort();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -782,12 +1033,16 @@ async fn role_assignees_page_through_body_links() {
         .await;
     Mock::given(path("/api/v1/iam/assignees/users"))
         .and(query_param("after", "00uA="))
-        .respond_with(json_page(json!({"value": [assignee("00uC")], "_links": {"self": {"href": next}}})))
+        .respond_with(json_page(
+            json!({"value": [assignee("00uC")], "_links": {"self": {"href": next}}}),
+        ))
         .mount(&server)
         .await;
 
     let (client, _clock) = client_for(&server);
-    let ids = all_ids(client.list_role_assignees(), |a: &IdOnly| a.id.clone()).await.unwrap();
+    let ids = all_ids(client.list_role_assignees(), |a: &IdOnly| a.id.clone())
+        .await
+        .unwrap();
     assert_eq!(ids, ["00uA", "00uB", "00uC"]);
     let sent = requests(&server).await;
     assert_eq!(sent.len(), 2);
@@ -802,15 +1057,24 @@ async fn same_next_link_twice_is_a_pagination_loop() {
     let base = server.uri();
     let next = format!("{base}/api/v1/iam/assignees/users?after=again&limit=100");
     Mock::given(any())
-        .respond_with(json_page(json!({"value": [assignee("00uA")], "_links": {"next": {"href": next}}})))
+        .respond_with(json_page(
+            json!({"value": [assignee("00uA")], "_links": {"next": {"href": next}}}),
+        ))
         .mount(&server)
         .await;
     let (client, _clock) = client_for(&server);
     let error = all_ids(client.list_role_assignees(), |a: &IdOnly| a.id.clone())
         .await
         .unwrap_err();
-    assert!(matches!(error, OktaError::PaginationLoop { .. }), "{error:?}");
-    assert_eq!(requests(&server).await.len(), 2, "the repeated link is not requested again");
+    assert!(
+        matches!(error, OktaError::PaginationLoop { .. }),
+        "{error:?}"
+    );
+    assert_eq!(
+        requests(&server).await.len(),
+        2,
+        "the repeated link is not requested again"
+    );
 }
 
 #[tokio::test]
@@ -819,7 +1083,9 @@ async fn body_next_link_to_another_origin_is_refused() {
     let server = MockServer::start().await;
     let next = format!("{}/api/v1/iam/assignees/users?after=x", elsewhere.uri());
     Mock::given(any())
-        .respond_with(json_page(json!({"value": [assignee("00uA")], "_links": {"next": {"href": next}}})))
+        .respond_with(json_page(
+            json!({"value": [assignee("00uA")], "_links": {"next": {"href": next}}}),
+        ))
         .mount(&server)
         .await;
     let (client, _clock) = client_for(&server);
@@ -868,21 +1134,37 @@ impl Respond for PacedBucket {
             log.used += 1;
         }
         log.sent.push((now, refused));
-        let date = Timestamp::from_second(second).unwrap().strftime("%a, %d %b %Y %H:%M:%S GMT").to_string();
+        let date = Timestamp::from_second(second)
+            .unwrap()
+            .strftime("%a, %d %b %Y %H:%M:%S GMT")
+            .to_string();
         let answer = if refused {
-            error_answer(429, "E0000047", "API call exceeded rate limit due to too many requests.", "req-429")
+            error_answer(
+                429,
+                "E0000047",
+                "API call exceeded rate limit due to too many requests.",
+                "req-429",
+            )
         } else {
             json_page(json!([]))
         };
         answer
             .insert_header("Date", date.as_str())
             .insert_header("X-Rate-Limit-Limit", self.limit.to_string().as_str())
-            .insert_header("X-Rate-Limit-Remaining", (self.limit - log.used).to_string().as_str())
+            .insert_header(
+                "X-Rate-Limit-Remaining",
+                (self.limit - log.used).to_string().as_str(),
+            )
             .insert_header("X-Rate-Limit-Reset", reset.to_string().as_str())
     }
 }
 
-async fn paced_server(clock: &Arc<ManualClock>, limit: u64, window: i64, others: u64) -> (MockServer, Arc<PacedBucket>) {
+async fn paced_server(
+    clock: &Arc<ManualClock>,
+    limit: u64,
+    window: i64,
+    others: u64,
+) -> (MockServer, Arc<PacedBucket>) {
     let server = MockServer::start().await;
     let bucket = Arc::new(PacedBucket {
         clock: clock.clone(),
@@ -907,7 +1189,10 @@ impl Respond for SharedResponder {
 }
 
 fn paced_client(server: &MockServer, clock: &Arc<ManualClock>, share: f64) -> OktaClient {
-    let mut settings = OktaSettings::new(Url::parse(&server.uri()).unwrap(), SecretString::from(TOKEN));
+    let mut settings = OktaSettings::new(
+        Url::parse(&server.uri()).unwrap(),
+        SecretString::from(TOKEN),
+    );
     settings.rate_limit_share = share;
     OktaClient::new(settings, clock.clone()).unwrap()
 }
@@ -919,26 +1204,45 @@ async fn pacing_keeps_each_minute_at_or_under_the_share_of_the_bucket() {
     let client = paced_client(&server, &clock, 0.5);
 
     for _ in 0..150 {
-        client.get(client.url("/api/v1/users", &[("limit", "200")])).await.unwrap();
+        client
+            .get(client.url("/api/v1/users", &[("limit", "200")]))
+            .await
+            .unwrap();
     }
 
     let log = bucket.state.lock().unwrap();
     assert_eq!(log.sent.len(), 150);
-    assert!(log.sent.iter().all(|(_, refused)| !refused), "a 429 in a quiet org");
+    assert!(
+        log.sent.iter().all(|(_, refused)| !refused),
+        "a 429 in a quiet org"
+    );
     let times: Vec<Timestamp> = log.sent.iter().map(|(at, _)| *at).collect();
     let minute = jiff::SignedDuration::from_secs(60);
     for (i, start) in times.iter().enumerate() {
         let end = start.checked_add(minute).unwrap();
         let in_window = times[i..].iter().take_while(|at| **at < end).count();
-        assert!(in_window <= 50, "{in_window} requests in the minute from {start}");
+        assert!(
+            in_window <= 50,
+            "{in_window} requests in the minute from {start}"
+        );
     }
     // Good citizen, but not idle: 150 requests at 50 a minute fit in a bit over three windows.
     let elapsed = times[149].duration_since(times[0]);
-    eprintln!("ELAPSED {elapsed:?} sleeps {:?}", clock.sleeps().iter().filter(|d| d.as_secs() > 1).collect::<Vec<_>>());
-    assert!(elapsed >= jiff::SignedDuration::from_secs(120), "{elapsed:?}");
-    assert!(elapsed <= jiff::SignedDuration::from_secs(185), "pacing too slow: {elapsed:?}");
+    assert!(
+        elapsed >= jiff::SignedDuration::from_secs(120),
+        "{elapsed:?}"
+    );
+    assert!(
+        elapsed <= jiff::SignedDuration::from_secs(185),
+        "pacing too slow: {elapsed:?}"
+    );
     assert_eq!(client.stats().quota_429, 0);
-    assert_eq!(client.rate_limit_snapshot(Bucket::UsersList).map(|(limit, _)| limit), Some(100));
+    assert_eq!(
+        client
+            .rate_limit_snapshot(Bucket::UsersList)
+            .map(|(limit, _)| limit),
+        Some(100)
+    );
 }
 
 #[tokio::test]
@@ -953,12 +1257,15 @@ async fn pacing_waits_for_the_reset_when_other_clients_spent_the_bucket() {
     }
 
     let log = bucket.state.lock().unwrap();
-    assert!(log.sent.iter().all(|(_, refused)| !refused), "sent into a 429 instead of waiting");
+    assert!(
+        log.sent.iter().all(|(_, refused)| !refused),
+        "sent into a 429 instead of waiting"
+    );
     assert_eq!(log.sent.len(), 3);
     let waited = log.sent[1].0.duration_since(log.sent[0].0);
-    eprintln!("WAITED {waited:?} {:?}", clock.sleeps());
     assert!(
-        waited >= jiff::SignedDuration::from_secs(30) && waited <= jiff::SignedDuration::from_secs(32),
+        waited >= jiff::SignedDuration::from_secs(30)
+            && waited <= jiff::SignedDuration::from_secs(32),
         "second request {waited:?} after the first; the window reset after 30 s"
     );
     assert_eq!(client.stats().quota_429, 0);
@@ -971,7 +1278,10 @@ async fn pacing_waits_for_the_reset_when_other_clients_spent_the_bucket() {
 #[tokio::test]
 async fn pager_requests_nothing_until_asked() {
     let server = MockServer::start().await;
-    Mock::given(any()).respond_with(json_page(json!([]))).mount(&server).await;
+    Mock::given(any())
+        .respond_with(json_page(json!([])))
+        .mount(&server)
+        .await;
     let (client, _clock) = client_for(&server);
     let pager = client.search_users("status pr");
     assert!(requests(&server).await.is_empty());

@@ -92,8 +92,11 @@ pub(super) struct Product {
     pub vendor_name: &'static str,
 }
 
-/// `metadata.uid`: the Okta id plus the version of the record (`lastUpdated` in epoch ms), so
-/// the same record version always gets the same uid and a new version a new one.
+/// `metadata.uid`: the Okta id, the version of the record (`lastUpdated` in epoch ms) and a
+/// fingerprint of the enrichment (groups, admin, MFA). The same content always gets the same uid;
+/// a change of the record **or of its enrichment** gets a new one. The fingerprint matters
+/// because Okta does not bump a user's `lastUpdated` when their memberships change, so an
+/// incremental sync re-emits such users with an unchanged `lastUpdated`.
 #[derive(Debug, Clone)]
 pub(super) struct RecordUid<'a> {
     pub id: &'a str,
@@ -102,10 +105,8 @@ pub(super) struct RecordUid<'a> {
 
 #[derive(Debug, Clone, Copy)]
 pub(super) enum RecordVersion {
-    /// `lastUpdated` in epoch ms.
-    Updated(i64),
-    /// No usable `lastUpdated`: the uid is the Okta id alone.
-    Unknown,
+    /// `lastUpdated` in epoch ms (`None` when Okta sent none) and the enrichment fingerprint.
+    Updated(Option<i64>, u64),
     /// Hard delete observed at this epoch ms.
     Deleted(i64),
 }
@@ -113,10 +114,38 @@ pub(super) enum RecordVersion {
 impl fmt::Display for RecordUid<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.version {
-            RecordVersion::Updated(ms) => write!(f, "{}:{}", self.id, ms),
-            RecordVersion::Unknown => f.write_str(self.id),
+            RecordVersion::Updated(Some(ms), fp) => write!(f, "{}:{}:{:016x}", self.id, ms, fp),
+            RecordVersion::Updated(None, fp) => write!(f, "{}:-:{:016x}", self.id, fp),
             RecordVersion::Deleted(ms) => write!(f, "{}:deleted:{}", self.id, ms),
         }
+    }
+}
+
+/// 64-bit FNV-1a: a stable (across runs and builds) fingerprint, not a security hash.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Fnv(u64);
+
+impl Fnv {
+    pub fn new() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+
+    pub fn bytes(mut self, bytes: &[u8]) -> Self {
+        for &b in bytes {
+            self.0 ^= u64::from(b);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self
+    }
+
+    /// A field: its bytes then a separator no UTF-8 string contains, so fields cannot run
+    /// into each other.
+    pub fn field(self, value: &str) -> Self {
+        self.bytes(value.as_bytes()).bytes(&[0xff])
+    }
+
+    pub fn finish(self) -> u64 {
+        self.0
     }
 }
 

@@ -24,6 +24,10 @@
 //!   `status_changed` are RFC 3339 with millisecond precision and `Z`. An Okta timestamp before
 //!   2001-09-09 (epoch ms < 10^12; Okta was founded in 2009) can only come from a broken import
 //!   and would be indistinguishable from a value in seconds: it is omitted.
+//! - `metadata.uid` = `{id}:{lastUpdated epoch ms}:{enrichment fingerprint}` (FNV-1a of groups,
+//!   admin and MFA): stable for the same content, new when the record or its enrichment changes
+//!   (membership changes do not bump Okta's `lastUpdated`). Hard deletes:
+//!   `{id}:deleted:{epoch ms}`.
 //! - A record whose Okta `id` is blank is not an Okta user and has no identity to report:
 //!   callers skip it ([`is_mappable`]).
 //!
@@ -67,8 +71,9 @@ use crate::okta::model::{User, UserStatus};
 
 pub use event::Event;
 use event::{
-    Account, AccountData, AccountEnrichment, EmailAddrs, FullName, Groups, LdapPerson, Location,
-    Manager, Metadata, Organization, Product, RecordUid, RecordVersion, Rfc3339, UserObject,
+    Account, AccountData, AccountEnrichment, EmailAddrs, Fnv, FullName, Groups, LdapPerson,
+    Location, Manager, Metadata, Organization, Product, RecordUid, RecordVersion, Rfc3339,
+    UserObject,
 };
 
 /// The unit of the top-level `time` field.
@@ -207,10 +212,7 @@ pub fn map_user<'a>(user: &'a User, enrichment: &Enrichment<'a>, ctx: &'a MapCon
         deleted_time: None,
     };
 
-    let status = match non_blank(user.status.as_str()) {
-        Some(status) => status,
-        None => "UNKNOWN",
-    };
+    let status = non_blank(user.status.as_str()).unwrap_or("UNKNOWN");
 
     event(
         ctx,
@@ -218,10 +220,10 @@ pub fn map_user<'a>(user: &'a User, enrichment: &Enrichment<'a>, ctx: &'a MapCon
             ctx,
             RecordUid {
                 id: id.unwrap_or_default(),
-                version: match last_updated {
-                    Some(t) => RecordVersion::Updated(t.as_millisecond()),
-                    None => RecordVersion::Unknown,
-                },
+                version: RecordVersion::Updated(
+                    last_updated.map(|t| t.as_millisecond()),
+                    fingerprint(enrichment),
+                ),
             },
         ),
         UserObject {
@@ -348,6 +350,35 @@ fn event<'a>(
         user,
         enrichments: [enrichment],
     }
+}
+
+/// Fingerprint of everything the enrichment contributes to the event (see `RecordUid`).
+fn fingerprint(enrichment: &Enrichment<'_>) -> u64 {
+    let flag = |v: Option<bool>| match v {
+        None => "?",
+        Some(true) => "1",
+        Some(false) => "0",
+    };
+    let mut h = Fnv::new()
+        .field(flag(enrichment.is_admin))
+        .field(flag(enrichment.has_mfa));
+    match enrichment.groups {
+        None => h = h.field("?"),
+        Some(groups) => {
+            for g in groups.iter().filter(|g| event::group_is_usable(g)) {
+                h = h
+                    .field(&g.uid)
+                    .field(g.name.as_deref().unwrap_or_default())
+                    .field(g.desc.as_deref().unwrap_or_default())
+                    .field(&g.group_type);
+                for p in &g.privileges {
+                    h = h.field(p);
+                }
+                h = h.bytes(&[0xfe]);
+            }
+        }
+    }
+    h.finish()
 }
 
 fn metadata<'a>(ctx: &'a MapContext, uid: RecordUid<'a>) -> Metadata<'a> {

@@ -128,13 +128,16 @@ fn rich_user_maps_field_by_field() {
         .parse::<Timestamp>()
         .unwrap()
         .as_millisecond();
+    let uid = ev["metadata"]["uid"].as_str().unwrap().to_string();
+    assert!(uid.starts_with(&format!("00u1rich:{updated_ms}:")), "{uid}");
+    assert_eq!(uid.len(), "00u1rich:".len() + 13 + 1 + 16, "{uid}");
     assert_eq!(
         ev["metadata"],
         json!({
             "version": "1.8.0",
             "product": {"name": "Okta", "vendor_name": "Okta"},
             "tenant_uid": "acme.okta.com",
-            "uid": format!("00u1rich:{updated_ms}"),
+            "uid": uid,
             "logged_time": 1772600767089_i64,
         })
     );
@@ -234,7 +237,10 @@ fn minimal_user_has_no_nulls_or_empties() {
                         "is_disabled": true, "is_locked": false},
         })
     );
-    assert_eq!(ev["metadata"]["uid"], "00u1min");
+    assert!(ev["metadata"]["uid"]
+        .as_str()
+        .unwrap()
+        .starts_with("00u1min:-:"));
     assert_eq!(
         ev["enrichments"],
         json!([{"name": "account", "value": "STAGED", "data": {"is_enabled": false}}])
@@ -545,7 +551,10 @@ fn implausible_timestamps_are_omitted() {
     let ev = to_value(&map_user(&u, &Enrichment::UNKNOWN, &c));
     assert!(ev["user"].get("ldap_person").is_none());
     assert_eq!(ev["enrichments"][0]["data"], json!({"is_enabled": true}));
-    assert_eq!(ev["metadata"]["uid"], "00u1");
+    assert!(ev["metadata"]["uid"]
+        .as_str()
+        .unwrap()
+        .starts_with("00u1:-:"));
 }
 
 #[test]
@@ -592,4 +601,79 @@ fn write_json_appends() {
     let mut buf = b"[".to_vec();
     event.write_json(&mut buf);
     assert_eq!(&buf[1..], event.to_json_bytes().as_slice());
+}
+
+#[test]
+fn metadata_uid_is_stable_and_follows_record_and_enrichment() {
+    let c = ctx(TimeUnit::Milliseconds);
+    let uid = |u: &User, e: &Enrichment<'_>| {
+        to_value(&map_user(u, e, &c))["metadata"]["uid"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let u = rich_user();
+    let gs = groups();
+    let refs: Vec<&GroupInfo> = gs.iter().collect();
+    let base = Enrichment {
+        groups: Some(&refs),
+        is_admin: Some(false),
+        has_mfa: Some(true),
+    };
+    let first = uid(&u, &base);
+    // Same content, same uid (also across time units and collection times).
+    let later = MapContext {
+        collected_at: "2027-01-01T00:00:00Z".parse().unwrap(),
+        ..ctx(TimeUnit::Seconds)
+    };
+    assert_eq!(first, uid(&u, &base));
+    assert_eq!(
+        first,
+        to_value(&map_user(&u, &base, &later))["metadata"]["uid"]
+    );
+    // Any change of the enrichment or of lastUpdated gives a new uid.
+    let mut renamed = gs.clone();
+    renamed[0].name = Some("Everybody".into());
+    let renamed_refs: Vec<&GroupInfo> = renamed.iter().collect();
+    let variants = [
+        Enrichment {
+            groups: Some(&refs[..1]),
+            ..base
+        },
+        Enrichment {
+            groups: None,
+            ..base
+        },
+        Enrichment {
+            groups: Some(&[]),
+            ..base
+        },
+        Enrichment {
+            groups: Some(&renamed_refs),
+            ..base
+        },
+        Enrichment {
+            is_admin: Some(true),
+            ..base
+        },
+        Enrichment {
+            is_admin: None,
+            ..base
+        },
+        Enrichment {
+            has_mfa: Some(false),
+            ..base
+        },
+        Enrichment {
+            has_mfa: None,
+            ..base
+        },
+    ];
+    let mut seen = std::collections::HashSet::from([first.clone()]);
+    for v in &variants {
+        assert!(seen.insert(uid(&u, v)), "{v:?} did not change metadata.uid");
+    }
+    let mut newer = u.clone();
+    newer.last_updated = Some("2026-03-01T00:00:00Z".parse().unwrap());
+    assert_ne!(first, uid(&newer, &base));
 }

@@ -1,6 +1,6 @@
 //! The Okta transport: one GET with authentication, rate limiting, retries and bounded reads.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -96,6 +96,8 @@ pub struct Stats {
     concurrency_429: AtomicU64,
     retries: AtomicU64,
     rate_limit_wait_ms: AtomicU64,
+    /// `Date` of the latest answer, epoch seconds (0 = none yet).
+    last_server_date: AtomicI64,
 }
 
 /// A copy of [`Stats`] at one moment.
@@ -197,8 +199,23 @@ impl OktaClient {
             quota_429: stats.quota_429.load(Ordering::Relaxed),
             concurrency_429: stats.concurrency_429.load(Ordering::Relaxed),
             retries: stats.retries.load(Ordering::Relaxed),
-            rate_limit_wait: Duration::from_millis(stats.rate_limit_wait_ms.load(Ordering::Relaxed)),
+            rate_limit_wait: Duration::from_millis(
+                stats.rate_limit_wait_ms.load(Ordering::Relaxed),
+            ),
         }
+    }
+
+    /// Okta's clock as of the latest answer (its `Date` header), falling back to the local
+    /// clock before any answer. Cursors are taken from it, so local clock skew cannot make
+    /// an incremental query skip changes.
+    pub fn server_time(&self) -> jiff::Timestamp {
+        let seconds = self.inner.stats.last_server_date.load(Ordering::Relaxed);
+        if seconds > 0 {
+            if let Ok(at) = jiff::Timestamp::from_second(seconds) {
+                return at;
+            }
+        }
+        self.inner.clock.now()
     }
 
     /// The last advertised (limit, remaining) of a bucket.
@@ -258,7 +275,8 @@ impl OktaClient {
                             }
                             tracing::warn!(bucket = bucket.name(), wait_s = wait.as_secs(), request_id = ?response.request_id(),
                                 "Okta rate limit reached (E0000047); waiting for the window to reset");
-                            retry_for.get_or_insert_with(|| response.request_id().unwrap_or_default());
+                            retry_for
+                                .get_or_insert_with(|| response.request_id().unwrap_or_default());
                             self.inner.limiter.pause(bucket, wait);
                             self.inner
                                 .stats
@@ -270,21 +288,27 @@ impl OktaClient {
                         Decision::SmallerPage(limit) => {
                             tracing::warn!(url = %display_url(&url), limit, request_id = ?response.request_id(),
                                 "Okta failed on a large page (HTTP 500); retrying the same page with a smaller limit");
-                            retry_for.get_or_insert_with(|| response.request_id().unwrap_or_default());
+                            retry_for
+                                .get_or_insert_with(|| response.request_id().unwrap_or_default());
                             set_page_limit(&mut url, limit);
                             self.inner.stats.retries.fetch_add(1, Ordering::Relaxed);
                             continue;
                         }
                         Decision::ReduceConcurrency => {
-                            self.inner.stats.concurrency_429.fetch_add(1, Ordering::Relaxed);
+                            self.inner
+                                .stats
+                                .concurrency_429
+                                .fetch_add(1, Ordering::Relaxed);
                             self.inner.concurrency.on_violation();
                             tracing::warn!(bucket = bucket.name(), concurrency = self.inner.concurrency.current_limit(),
                                 request_id = ?response.request_id(), "Okta concurrency limit reached; lowering concurrency");
-                            retry_for.get_or_insert_with(|| response.request_id().unwrap_or_default());
+                            retry_for
+                                .get_or_insert_with(|| response.request_id().unwrap_or_default());
                             error_from_response(&response)
                         }
                         Decision::Backoff => {
-                            retry_for.get_or_insert_with(|| response.request_id().unwrap_or_default());
+                            retry_for
+                                .get_or_insert_with(|| response.request_id().unwrap_or_default());
                             error_from_response(&response)
                         }
                     }
@@ -336,6 +360,12 @@ impl OktaClient {
             }
         };
         self.inner.limiter.record(bucket, answer.headers());
+        if let Some(date) = super::rate_limit::server_date(answer.headers()) {
+            self.inner
+                .stats
+                .last_server_date
+                .fetch_max(date.as_second(), Ordering::Relaxed);
+        }
         let status = answer.status().as_u16();
         let headers = answer.headers().clone();
         if (300..400).contains(&status) {
@@ -366,7 +396,11 @@ impl OktaClient {
             "SSWS {}",
             self.inner.settings.token.expose_secret()
         ))
-        .map_err(|_| OktaError::Settings("the API token contains characters not allowed in an HTTP header".into()))?;
+        .map_err(|_| {
+            OktaError::Settings(
+                "the API token contains characters not allowed in an HTTP header".into(),
+            )
+        })?;
         value.set_sensitive(true);
         Ok(value)
     }
@@ -382,12 +416,19 @@ fn same_origin(url: &Url, origin: &Url) -> bool {
 
 /// Reads the body, refusing more than `limit` bytes (checked against `Content-Length` first,
 /// then while streaming, so a huge answer never fills memory).
-async fn read_bounded(mut answer: reqwest::Response, url: &Url, limit: usize) -> Result<Bytes, OktaError> {
+async fn read_bounded(
+    mut answer: reqwest::Response,
+    url: &Url,
+    limit: usize,
+) -> Result<Bytes, OktaError> {
     let too_large = || OktaError::BodyTooLarge {
         url: display_url(url),
         limit,
     };
-    if answer.content_length().is_some_and(|len| len > limit as u64) {
+    if answer
+        .content_length()
+        .is_some_and(|len| len > limit as u64)
+    {
         return Err(too_large());
     }
     let mut body = Vec::new();
@@ -464,7 +505,11 @@ fn set_page_limit(url: &mut Url, limit: u64) {
     let pairs: Vec<(String, String)> = url
         .query_pairs()
         .map(|(k, v)| {
-            let v = if k == "limit" { limit.to_string() } else { v.into_owned() };
+            let v = if k == "limit" {
+                limit.to_string()
+            } else {
+                v.into_owned()
+            };
             (k.into_owned(), v)
         })
         .collect();
@@ -477,18 +522,38 @@ mod tests {
 
     #[test]
     fn smaller_page_keeps_the_cursor() {
-        let mut url = Url::parse("https://a.okta.com/api/v1/groups/00g/users?after=abc%3D&limit=1000").unwrap();
+        let mut url =
+            Url::parse("https://a.okta.com/api/v1/groups/00g/users?after=abc%3D&limit=1000")
+                .unwrap();
         set_page_limit(&mut url, 500);
-        assert_eq!(url.as_str(), "https://a.okta.com/api/v1/groups/00g/users?after=abc%3D&limit=500");
+        assert_eq!(
+            url.as_str(),
+            "https://a.okta.com/api/v1/groups/00g/users?after=abc%3D&limit=500"
+        );
     }
 
     #[test]
     fn origin_comparison_includes_scheme_and_port() {
         let origin = Url::parse("https://a.okta.com").unwrap();
-        assert!(same_origin(&Url::parse("https://a.okta.com:443/x").unwrap(), &origin));
-        assert!(!same_origin(&Url::parse("http://a.okta.com/x").unwrap(), &origin));
-        assert!(!same_origin(&Url::parse("https://a.okta.com:8443/x").unwrap(), &origin));
-        assert!(!same_origin(&Url::parse("https://evil.com/x").unwrap(), &origin));
-        assert!(!same_origin(&Url::parse("https://u:p@a.okta.com/x").unwrap(), &origin));
+        assert!(same_origin(
+            &Url::parse("https://a.okta.com:443/x").unwrap(),
+            &origin
+        ));
+        assert!(!same_origin(
+            &Url::parse("http://a.okta.com/x").unwrap(),
+            &origin
+        ));
+        assert!(!same_origin(
+            &Url::parse("https://a.okta.com:8443/x").unwrap(),
+            &origin
+        ));
+        assert!(!same_origin(
+            &Url::parse("https://evil.com/x").unwrap(),
+            &origin
+        ));
+        assert!(!same_origin(
+            &Url::parse("https://u:p@a.okta.com/x").unwrap(),
+            &origin
+        ));
     }
 }

@@ -61,7 +61,9 @@ impl OktaClient {
 
     /// `GET /api/v1/users/{id}`.
     pub async fn get_user(&self, id: &str) -> Result<User, OktaError> {
-        let response = self.get(self.url(&format!("/api/v1/users/{}", path_segment(id)), &[])).await?;
+        let response = self
+            .get(self.url(&format!("/api/v1/users/{}", path_segment(id)), &[]))
+            .await?;
         serde_json::from_slice(&response.body).map_err(|e| OktaError::InvalidBody {
             url: response.url.to_string(),
             detail: e.to_string(),
@@ -76,7 +78,11 @@ impl OktaClient {
         if let Some(filter) = filter {
             query.insert(0, ("filter", filter));
         }
-        Pager::new(self.clone(), self.url("/api/v1/groups", &query), LinkStyle::Header)
+        Pager::new(
+            self.clone(),
+            self.url("/api/v1/groups", &query),
+            LinkStyle::Header,
+        )
     }
 
     /// `GET /api/v1/groups/{id}/users`: member ids only.
@@ -87,19 +93,27 @@ impl OktaClient {
     pub fn list_group_members_with_limit(&self, group_id: &str, limit: u32) -> Pager<IdOnly> {
         let limit = limit.to_string();
         let path = format!("/api/v1/groups/{}/users", path_segment(group_id));
-        Pager::new(self.clone(), self.url(&path, &[("limit", &limit)]), LinkStyle::Header)
+        Pager::new(
+            self.clone(),
+            self.url(&path, &[("limit", &limit)]),
+            LinkStyle::Header,
+        )
     }
 
     /// `GET /api/v1/groups/{id}/roles`.
     pub async fn list_group_roles(&self, group_id: &str) -> Result<Vec<RoleAssignment>, OktaError> {
         let path = format!("/api/v1/groups/{}/roles", path_segment(group_id));
-        Pager::new(self.clone(), self.url(&path, &[]), LinkStyle::Header).collect_all().await
+        Pager::new(self.clone(), self.url(&path, &[]), LinkStyle::Header)
+            .collect_all()
+            .await
     }
 
     /// `GET /api/v1/users/{id}/roles`: direct and group-inherited (`assignmentType: GROUP`).
     pub async fn list_user_roles(&self, user_id: &str) -> Result<Vec<RoleAssignment>, OktaError> {
         let path = format!("/api/v1/users/{}/roles", path_segment(user_id));
-        Pager::new(self.clone(), self.url(&path, &[]), LinkStyle::Header).collect_all().await
+        Pager::new(self.clone(), self.url(&path, &[]), LinkStyle::Header)
+            .collect_all()
+            .await
     }
 
     /// `GET /api/v1/iam/assignees/users`: every user holding an admin role directly (ids only).
@@ -112,7 +126,9 @@ impl OktaClient {
     /// `GET /api/v1/users/{id}/factors`. The answer is filtered by the caller's policies.
     pub async fn list_user_factors(&self, user_id: &str) -> Result<Vec<Factor>, OktaError> {
         let path = format!("/api/v1/users/{}/factors", path_segment(user_id));
-        Pager::new(self.clone(), self.url(&path, &[]), LinkStyle::Header).collect_all().await
+        Pager::new(self.clone(), self.url(&path, &[]), LinkStyle::Header)
+            .collect_all()
+            .await
     }
 }
 
@@ -129,11 +145,17 @@ mod tests {
     fn expressions() {
         let at: jiff::Timestamp = "2026-01-02T03:04:05Z".parse().unwrap();
         assert_eq!(okta_time(at), "2026-01-02T03:04:05.000Z");
-        assert_eq!(users_updated_since(at), r#"lastUpdated gt "2026-01-02T03:04:05.000Z""#);
+        assert_eq!(
+            users_updated_since(at),
+            r#"lastUpdated gt "2026-01-02T03:04:05.000Z""#
+        );
         assert_eq!(
             groups_changed_since(at),
             r#"lastUpdated gt "2026-01-02T03:04:05.000Z" or lastMembershipUpdated gt "2026-01-02T03:04:05.000Z""#
         );
-        assert_eq!(ids(&["00u1", "bad\" or 1", "00u2"]), r#"id eq "00u1" or id eq "00u2""#);
+        assert_eq!(
+            ids(&["00u1", "bad\" or 1", "00u2"]),
+            r#"id eq "00u1" or id eq "00u2""#
+        );
     }
 }

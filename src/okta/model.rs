@@ -354,7 +354,8 @@ mod tests {
 
     #[test]
     fn null_profile_is_an_empty_profile() {
-        let user: User = serde_json::from_str(r#"{"id":"00u1","status":"STAGED","profile":null}"#).unwrap();
+        let user: User =
+            serde_json::from_str(r#"{"id":"00u1","status":"STAGED","profile":null}"#).unwrap();
         assert_eq!(user.profile, UserProfile::default());
     }
 }

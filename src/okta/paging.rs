@@ -43,6 +43,9 @@ pub struct Pager<T> {
     next: Option<Url>,
     style: LinkStyle,
     seen: HashSet<String>,
+    /// An error about the next link, reported on the call after the page that carried it, so
+    /// that page's items are not lost.
+    deferred: Option<OktaError>,
     _items: PhantomData<fn() -> T>,
 }
 
@@ -53,17 +56,23 @@ impl<T: DeserializeOwned> Pager<T> {
             next: Some(first),
             style,
             seen: HashSet::new(),
+            deferred: None,
             _items: PhantomData,
         }
     }
 
     /// Fetches the next page, or `None` after the last one.
     pub async fn next_page(&mut self) -> Result<Option<Page<T>>, OktaError> {
+        if let Some(error) = self.deferred.take() {
+            return Err(error);
+        }
         let Some(url) = self.next.take() else {
             return Ok(None);
         };
         if !self.seen.insert(url.as_str().to_string()) {
-            return Err(OktaError::PaginationLoop { url: display_url(&url) });
+            return Err(OktaError::PaginationLoop {
+                url: display_url(&url),
+            });
         }
         let response = self.client.get(url).await?;
         let (items, skipped, next) = match self.style {
@@ -79,9 +88,11 @@ impl<T: DeserializeOwned> Pager<T> {
                 (items, skipped, next)
             }
         };
-        self.next = next
-            .map(|link| self.client.check_same_origin(&link, &response.url))
-            .transpose()?;
+        match next.map(|link| self.client.check_same_origin(&link, &response.url)) {
+            Some(Ok(url)) => self.next = Some(url),
+            Some(Err(error)) => self.deferred = Some(error),
+            None => {}
+        }
         Ok(Some(Page { items, skipped }))
     }
 
@@ -115,8 +126,12 @@ struct BodyHref {
 }
 
 /// Parses a JSON array item by item: one bad record is skipped and counted, the others kept.
-fn parse_items<T: DeserializeOwned>(response: &Response, body: impl AsRef<[u8]>) -> Result<(Vec<T>, usize), OktaError> {
-    let raw: Vec<&RawValue> = serde_json::from_slice(body.as_ref()).map_err(|e| invalid_body(response, e))?;
+fn parse_items<T: DeserializeOwned>(
+    response: &Response,
+    body: impl AsRef<[u8]>,
+) -> Result<(Vec<T>, usize), OktaError> {
+    let raw: Vec<&RawValue> =
+        serde_json::from_slice(body.as_ref()).map_err(|e| invalid_body(response, e))?;
     let mut items = Vec::with_capacity(raw.len());
     let mut skipped = 0;
     for record in raw {
@@ -157,7 +172,9 @@ fn split_links(value: &str) -> Vec<(&str, &str)> {
     let mut rest = value;
     while let Some(open) = rest.find('<') {
         let after_open = &rest[open + 1..];
-        let Some(close) = after_open.find('>') else { break };
+        let Some(close) = after_open.find('>') else {
+            break;
+        };
         let target = &after_open[..close];
         let after_target = &after_open[close + 1..];
         let params_end = after_target.find('<').unwrap_or(after_target.len());
@@ -169,7 +186,9 @@ fn split_links(value: &str) -> Vec<(&str, &str)> {
 
 fn is_next(params: &str) -> bool {
     params.split(';').any(|param| {
-        let Some((name, value)) = param.split_once('=') else { return false };
+        let Some((name, value)) = param.split_once('=') else {
+            return false;
+        };
         name.trim().eq_ignore_ascii_case("rel")
             && value
                 .trim()
@@ -200,18 +219,29 @@ mod tests {
             r#"<https://a.okta.com/api/v1/users?limit=1>; rel="self""#,
             r#"<https://a.okta.com/api/v1/users?after=200u&limit=1>; rel="next""#,
         ]);
-        assert_eq!(next_link(&map).as_deref(), Some("https://a.okta.com/api/v1/users?after=200u&limit=1"));
+        assert_eq!(
+            next_link(&map).as_deref(),
+            Some("https://a.okta.com/api/v1/users?after=200u&limit=1")
+        );
     }
 
     #[test]
     fn next_from_comma_joined_field_with_commas_in_urls() {
-        let map = links(&[r#"<https://a.okta.com/x?q=a,b>; rel="self", <https://a.okta.com/x?after=c,d>; rel="next""#]);
-        assert_eq!(next_link(&map).as_deref(), Some("https://a.okta.com/x?after=c,d"));
+        let map = links(&[
+            r#"<https://a.okta.com/x?q=a,b>; rel="self", <https://a.okta.com/x?after=c,d>; rel="next""#,
+        ]);
+        assert_eq!(
+            next_link(&map).as_deref(),
+            Some("https://a.okta.com/x?after=c,d")
+        );
     }
 
     #[test]
     fn no_next_on_last_page() {
-        assert_eq!(next_link(&links(&[r#"<https://a.okta.com/x>; rel="self""#])), None);
+        assert_eq!(
+            next_link(&links(&[r#"<https://a.okta.com/x>; rel="self""#])),
+            None
+        );
         assert_eq!(next_link(&HeaderMap::new()), None);
         assert_eq!(next_link(&links(&["garbage", "<unclosed; rel=next"])), None);
     }

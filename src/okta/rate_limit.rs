@@ -98,7 +98,11 @@ impl RateLimitHeaders {
     }
 
     /// How long until the window resets, measured on Okta's clock, plus one second of margin.
-    pub fn wait_until_reset(&self, server_date: Option<Timestamp>, local_now: Timestamp) -> Duration {
+    pub fn wait_until_reset(
+        &self,
+        server_date: Option<Timestamp>,
+        local_now: Timestamp,
+    ) -> Duration {
         let now = server_date.unwrap_or(local_now).as_second();
         let seconds = (self.reset - now).max(0) + 1;
         Duration::from_secs(seconds as u64)
@@ -206,7 +210,8 @@ impl RateLimiter {
         if let Some(limit) = state.limit {
             let budget = self.budget(limit);
             let others_left = state.remaining.map(|r| r.saturating_sub(state.in_flight));
-            let window_spent = state.sent_in_window >= budget || others_left.is_some_and(|r| r <= 1);
+            let window_spent =
+                state.sent_in_window >= budget || others_left.is_some_and(|r| r <= 1);
             if window_spent {
                 if let Some(reset_at) = state.reset_at {
                     let until = add(reset_at, Duration::from_secs(1));
@@ -243,7 +248,7 @@ impl RateLimiter {
         if parsed.is_concurrency_violation() {
             return;
         }
-        let reset_at = add(now, parsed.wait_until_reset(date, now)) ;
+        let reset_at = add(now, parsed.wait_until_reset(date, now));
         // `wait_until_reset` adds a second of margin; the window itself ends one second earlier.
         let reset_at = sub(reset_at, Duration::from_secs(1));
         if state.reset != Some(parsed.reset) {
@@ -254,7 +259,11 @@ impl RateLimiter {
             state.reset = Some(parsed.reset);
             state.remaining = Some(parsed.remaining);
         } else {
-            state.remaining = Some(state.remaining.map_or(parsed.remaining, |r| r.min(parsed.remaining)));
+            state.remaining = Some(
+                state
+                    .remaining
+                    .map_or(parsed.remaining, |r| r.min(parsed.remaining)),
+            );
         }
         state.limit = Some(parsed.limit);
         state.reset_at = Some(reset_at);
@@ -405,7 +414,10 @@ mod tests {
     #[test]
     fn buckets_are_families_not_paths() {
         assert_eq!(Bucket::of_path("/api/v1/users"), Bucket::UsersList);
-        assert_eq!(Bucket::of_path("/api/v1/users/00u1/factors"), Bucket::UserById);
+        assert_eq!(
+            Bucket::of_path("/api/v1/users/00u1/factors"),
+            Bucket::UserById
+        );
         assert_eq!(Bucket::of_path("/api/v1/groups/00g1/users"), Bucket::Groups);
         assert_eq!(Bucket::of_path("/api/v1/groups"), Bucket::Groups);
         assert_eq!(Bucket::of_path("/api/v1/iam/assignees/users"), Bucket::Iam);
@@ -421,17 +433,27 @@ mod tests {
             ("x-rate-limit-reset", "1774857408"),
         ]);
         let parsed = RateLimitHeaders::parse(&map).unwrap();
-        assert_eq!((parsed.limit, parsed.remaining, parsed.reset), (50, 49, 1774857408));
+        assert_eq!(
+            (parsed.limit, parsed.remaining, parsed.reset),
+            (50, 49, 1774857408)
+        );
     }
 
     #[test]
     fn wait_uses_the_server_clock_plus_one_second() {
-        let parsed = RateLimitHeaders { limit: 10, remaining: 0, reset: 1757607758 };
+        let parsed = RateLimitHeaders {
+            limit: 10,
+            remaining: 0,
+            reset: 1757607758,
+        };
         let map = headers(&[("date", "Thu, 11 Sep 2025 16:21:50 GMT")]);
         let date = server_date(&map).unwrap();
         assert_eq!(date.as_second(), 1757607710);
         // A local clock far off must not matter.
         let local = Timestamp::from_second(1).unwrap();
-        assert_eq!(parsed.wait_until_reset(Some(date), local), Duration::from_secs(49));
+        assert_eq!(
+            parsed.wait_until_reset(Some(date), local),
+            Duration::from_secs(49)
+        );
     }
 }

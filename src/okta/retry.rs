@@ -30,12 +30,19 @@ pub enum Decision {
 
 /// Decides from the status and headers of an answer; `page_limit` is the `limit` query
 /// parameter of the request, if any.
-pub fn decide(status: u16, headers: &HeaderMap, page_limit: Option<u64>, local_now: Timestamp) -> Decision {
+pub fn decide(
+    status: u16,
+    headers: &HeaderMap,
+    page_limit: Option<u64>,
+    local_now: Timestamp,
+) -> Decision {
     match status {
         200..=299 => Decision::Accept,
         429 => match RateLimitHeaders::parse(headers) {
             Some(limits) if limits.is_concurrency_violation() => Decision::ReduceConcurrency,
-            Some(limits) => Decision::WaitForReset(limits.wait_until_reset(server_date(headers), local_now)),
+            Some(limits) => {
+                Decision::WaitForReset(limits.wait_until_reset(server_date(headers), local_now))
+            }
             // No headers to go by: treat like a transient failure.
             None => Decision::Backoff,
         },
@@ -58,9 +65,15 @@ mod tests {
     fn limits(limit: &str, remaining: &str, reset: &str) -> HeaderMap {
         let mut map = HeaderMap::new();
         map.insert("x-rate-limit-limit", HeaderValue::from_str(limit).unwrap());
-        map.insert("x-rate-limit-remaining", HeaderValue::from_str(remaining).unwrap());
+        map.insert(
+            "x-rate-limit-remaining",
+            HeaderValue::from_str(remaining).unwrap(),
+        );
         map.insert("x-rate-limit-reset", HeaderValue::from_str(reset).unwrap());
-        map.insert("date", HeaderValue::from_static("Thu, 11 Sep 2025 16:21:50 GMT"));
+        map.insert(
+            "date",
+            HeaderValue::from_static("Thu, 11 Sep 2025 16:21:50 GMT"),
+        );
         map
     }
 
@@ -73,10 +86,19 @@ mod tests {
             decide(429, &limits("10", "0", "1757607758"), None, now),
             Decision::WaitForReset(Duration::from_secs(49))
         );
-        assert_eq!(decide(429, &limits("0", "0", "1757607758"), None, now), Decision::ReduceConcurrency);
+        assert_eq!(
+            decide(429, &limits("0", "0", "1757607758"), None, now),
+            Decision::ReduceConcurrency
+        );
         assert_eq!(decide(429, &none, None, now), Decision::Backoff);
-        assert_eq!(decide(500, &none, Some(1000), now), Decision::SmallerPage(500));
-        assert_eq!(decide(500, &none, Some(300), now), Decision::SmallerPage(200));
+        assert_eq!(
+            decide(500, &none, Some(1000), now),
+            Decision::SmallerPage(500)
+        );
+        assert_eq!(
+            decide(500, &none, Some(300), now),
+            Decision::SmallerPage(200)
+        );
         assert_eq!(decide(500, &none, Some(200), now), Decision::Backoff);
         assert_eq!(decide(503, &none, None, now), Decision::Backoff);
         for status in [400, 401, 403, 404] {

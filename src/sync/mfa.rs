@@ -34,7 +34,12 @@ impl MfaReader {
     }
 
     /// Whether the user has an active factor; `None` when unknown.
-    pub async fn has_mfa(&self, client: &OktaClient, user_id: &str, warnings: &Warnings) -> Option<bool> {
+    pub async fn has_mfa(
+        &self,
+        client: &OktaClient,
+        user_id: &str,
+        warnings: &Warnings,
+    ) -> Option<bool> {
         if !self.enabled.load(Ordering::Relaxed) {
             return None;
         }
@@ -48,14 +53,19 @@ impl MfaReader {
                     || matches!(error.code(), Some("E0000015"));
                 if permission {
                     let in_a_row = self.permission_errors.fetch_add(1, Ordering::Relaxed) + 1;
-                    if in_a_row >= PERMISSION_ERRORS_BEFORE_GIVING_UP && self.enabled.swap(false, Ordering::Relaxed) {
+                    if in_a_row >= PERMISSION_ERRORS_BEFORE_GIVING_UP
+                        && self.enabled.swap(false, Ordering::Relaxed)
+                    {
                         warnings.warn(
                             "factors",
                             format!("the token may not read MFA factors ({error}); MFA is unknown for the rest of this cycle"),
                         );
                     }
                 }
-                warnings.warn("factors", format!("cannot read the factors of user {user_id}: {error}"));
+                warnings.warn(
+                    "factors",
+                    format!("cannot read the factors of user {user_id}: {error}"),
+                );
                 None
             }
         }

@@ -1,17 +1,22 @@
-//! One sync cycle: Okta → OCSF events → intake.
+//! One sync cycle: Okta → OCSF events → intake → state.
 //!
-//! A full sync works in two phases (BRIEF §5):
-//! 1. in parallel, the group directory (groups and their members, the Groups bucket) and the
-//!    admin roles (assignees and their roles, the IAM and user buckets);
-//! 2. users with `search=status pr` (DEPROVISIONED included), page by page; for each page the
-//!    factors of its users are read concurrently while the next page is fetched; each user is
-//!    mapped, batched, and handed to the delivery task, which posts while Okta is still read.
+//! - [`full`]: the reconciliation: every group, member, admin and user (DEPROVISIONED
+//!   included), hard-delete detection, and a fresh state snapshot.
+//! - [`incremental`]: only what changed since the last cycle, including membership changes,
+//!   which do not touch the member's own record.
 //!
-//! Nothing holds every user: memory grows with memberships, not with profile size.
+//! Both stream users page by page through the same [`Enricher`] and [`Delivery`]: factors of a
+//! page are read concurrently while the next page is fetched, events are batched and posted by a
+//! separate task while Okta is still being read. State is committed only after the intake
+//! acknowledged every batch of the cycle (BRIEF §7): a failed or interrupted cycle commits
+//! nothing and is redone, so data is sent again rather than skipped.
+//!
 //! Enrichment that fails becomes "unknown" (fields omitted) plus a counted warning, never a
 //! false statement.
 
 pub mod directory;
+pub mod full;
+pub mod incremental;
 pub mod mfa;
 pub mod roles;
 pub mod summary;
@@ -20,20 +25,25 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc;
+use jiff::Timestamp;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::clock::SharedClock;
-use crate::intake::{Batch, Batcher, Delivered, IntakeError, Sink};
+use crate::intake::{Batch, Batcher, Delivered, Format, IntakeError, Sink};
 use crate::mapping::{self, Enrichment, MapContext, TimeUnit};
-use crate::okta::endpoints::expr;
 use crate::okta::model::User;
 use crate::okta::{OktaClient, OktaError};
+use crate::state::{KnownUser, StateError, StateStore};
 
 pub use directory::Directory;
 pub use mfa::MfaReader;
 pub use roles::Admins;
 pub use summary::Summary;
+
+/// Incremental queries reach back this far before the cursor: Okta's search is eventually
+/// consistent (about a second), and cursors come from Okta's one-second `Date` header.
+pub const OVERLAP: Duration = Duration::from_secs(120);
 
 /// What a cycle may read.
 #[derive(Debug, Clone)]
@@ -42,11 +52,20 @@ pub struct SyncOptions {
     pub enrich_roles: bool,
     /// Requests in flight at once for per-group and per-user calls.
     pub max_parallel: usize,
+    /// `metadata.tenant_uid`: the Okta org host.
+    pub tenant_uid: String,
     /// Batching caps (items, uncompressed body bytes).
     pub batch_size: usize,
     pub max_batch_bytes: usize,
-    /// `metadata.tenant_uid`: the Okta org host.
-    pub tenant_uid: String,
+    /// A full sync is due when the last one is older than this.
+    pub full_sync_interval: Duration,
+}
+
+/// Which kind of cycle to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CycleKind {
+    Full,
+    Incremental,
 }
 
 /// Why a cycle stopped.
@@ -56,9 +75,14 @@ pub enum SyncError {
     Okta(#[from] OktaError),
     #[error("{0}")]
     Intake(#[from] IntakeError),
+    #[error("{0}")]
+    State(#[from] StateError),
     /// Delivery ended early; the delivery error itself is what gets reported.
     #[error("delivery stopped")]
     DeliveryStopped,
+    /// Shutdown was requested: the batch in flight was finished, nothing was committed.
+    #[error("stopped on request before the cycle completed; it will be redone")]
+    Interrupted,
 }
 
 /// Warnings of a cycle: counted by kind, the first few messages kept for the summary.
@@ -72,7 +96,6 @@ pub struct Warnings {
 struct WarningsInner {
     counts: BTreeMap<&'static str, u64>,
     samples: Vec<String>,
-    skipped_records: u64,
 }
 
 /// Messages kept per cycle; the rest are only counted (and logged).
@@ -93,7 +116,6 @@ impl Warnings {
     pub fn add_skipped(&self, count: usize) {
         if count > 0 {
             let mut inner = self.inner.lock().expect("warnings lock");
-            inner.skipped_records += count as u64;
             *inner.counts.entry("skipped_records").or_default() += count as u64;
         }
     }
@@ -107,97 +129,138 @@ impl Warnings {
     }
 }
 
-/// Runs a full sync into `sink`. The summary is returned even when the cycle failed, so the
-/// caller can report what was done.
-pub async fn full_sync(
-    client: &OktaClient,
+/// A request to stop: cycles check it between pages and stop after the batch in flight.
+#[derive(Debug, Clone)]
+pub struct Shutdown(watch::Receiver<bool>);
+
+impl Shutdown {
+    /// A shutdown signal that never fires, and the sender of one that can.
+    pub fn never() -> Shutdown {
+        let (sender, receiver) = watch::channel(false);
+        // Keep the channel open forever: a dropped sender must not read as a request.
+        std::mem::forget(sender);
+        Shutdown(receiver)
+    }
+
+    pub fn channel() -> (watch::Sender<bool>, Shutdown) {
+        let (sender, receiver) = watch::channel(false);
+        (sender, Shutdown(receiver))
+    }
+
+    pub fn requested(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Resolves when shutdown is requested.
+    pub async fn wait(&mut self) {
+        while !*self.0.borrow_and_update() {
+            if self.0.changed().await.is_err() {
+                // Sender gone: nobody can ask any more.
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+}
+
+/// Everything a cycle needs.
+pub struct Cycle<'a> {
+    pub client: &'a OktaClient,
+    pub options: &'a SyncOptions,
+    pub clock: SharedClock,
+    pub shutdown: Shutdown,
+}
+
+/// Runs one cycle into `sink`: full when asked, when there is no state, or when the last full
+/// sync is older than `full_sync_interval`; otherwise incremental. With a state store the
+/// cycle's results are committed after every batch was acknowledged. The summary is returned
+/// even when the cycle failed.
+pub async fn run_cycle(
+    cycle: &Cycle<'_>,
     sink: Sink,
-    options: &SyncOptions,
-    clock: SharedClock,
+    state: Option<&mut StateStore>,
+    force_full: bool,
 ) -> (Summary, Result<Sink, SyncError>) {
     let started = Instant::now();
     let warnings = Warnings::default();
-    let mut summary = Summary::new("full");
-    let result = run_full(client, sink, options, clock, &warnings, &mut summary).await;
-    summary.finish(client.stats(), &warnings, started.elapsed());
+    let kind = match &state {
+        Some(state) => match choose_kind(state, cycle, force_full) {
+            Ok(kind) => kind,
+            Err(error) => return (Summary::new("full"), Err(error.into())),
+        },
+        None => CycleKind::Full,
+    };
+    let mut summary = Summary::new(match kind {
+        CycleKind::Full => "full",
+        CycleKind::Incremental => "incremental",
+    });
+    let result = match kind {
+        CycleKind::Full => full::run(cycle, sink, state, &warnings, &mut summary).await,
+        CycleKind::Incremental => {
+            let state = state.expect("incremental cycles have state");
+            incremental::run(cycle, sink, state, &warnings, &mut summary).await
+        }
+    };
+    summary.finish(cycle.client.stats(), &warnings, started.elapsed());
     (summary, result)
 }
 
-async fn run_full(
-    client: &OktaClient,
-    sink: Sink,
-    options: &SyncOptions,
-    clock: SharedClock,
-    warnings: &Warnings,
-    summary: &mut Summary,
-) -> Result<Sink, SyncError> {
-    let (directory, admins) = tokio::join!(
-        Directory::collect(client, options.max_parallel, warnings),
-        async {
-            if options.enrich_roles {
-                Admins::collect(client, options.max_parallel, warnings).await
-            } else {
-                Admins::unknown()
-            }
-        }
-    );
-    let mut directory = directory?;
-    for (group_id, labels) in admins.group_privileges() {
-        for label in labels {
-            directory.add_privilege(group_id, label);
-        }
+fn choose_kind(state: &StateStore, cycle: &Cycle<'_>, force_full: bool) -> Result<CycleKind, StateError> {
+    if force_full {
+        return Ok(CycleKind::Full);
     }
-    summary.groups = directory.group_count() as u64;
-    summary.memberships = directory.membership_count();
-
-    let context = MapContext {
-        tenant_uid: options.tenant_uid.clone(),
-        collected_at: clock.now(),
-        time_unit: match sink.format() {
-            crate::intake::Format::Sekoia => TimeUnit::Seconds,
-            crate::intake::Format::Ocsf => TimeUnit::Milliseconds,
-        },
+    let cursors = state.cursors()?;
+    let (Some(_), Some(_), Some(last_full)) = (cursors.users, cursors.groups, cursors.last_full_sync) else {
+        return Ok(CycleKind::Full);
     };
-    let mfa = MfaReader::new(options.enrich_mfa);
-    let enrich = Enricher {
-        client,
-        directory: &directory,
-        admins: &admins,
-        mfa: &mfa,
-        warnings,
-        context: &context,
-        max_parallel: options.max_parallel,
-    };
-    let mut delivery = Delivery::start(sink, options);
-    let streamed = stream_users(client, &enrich, &mut delivery, summary, expr::ALL_USERS).await;
-    let (sink, delivered, batches) = delivery.finish().await;
-    summary.delivered = delivered;
-    summary.batches = batches;
-    // A delivery error explains a stopped stream better than the stream's own error.
-    let sink = sink?;
-    streamed?;
-    Ok(sink)
+    let age = cycle.clock.now().duration_since(last_full);
+    let interval = jiff::SignedDuration::try_from(cycle.options.full_sync_interval).unwrap_or(jiff::SignedDuration::MAX);
+    Ok(if age >= interval {
+        CycleKind::Full
+    } else {
+        CycleKind::Incremental
+    })
 }
 
-/// Everything needed to turn a user into an event.
-struct Enricher<'a> {
-    client: &'a OktaClient,
-    directory: &'a Directory,
-    admins: &'a Admins,
-    mfa: &'a MfaReader,
-    warnings: &'a Warnings,
-    context: &'a MapContext,
-    max_parallel: usize,
+/// The mapping context of a cycle: collection time and the output's time unit.
+fn map_context(cycle: &Cycle<'_>, format: Format) -> MapContext {
+    MapContext {
+        tenant_uid: cycle.options.tenant_uid.clone(),
+        collected_at: cycle.clock.now(),
+        time_unit: match format {
+            Format::Sekoia => TimeUnit::Seconds,
+            Format::Ocsf => TimeUnit::Milliseconds,
+        },
+    }
+}
+
+/// What a cycle delivered per user, to be committed to state once acknowledged.
+#[derive(Debug, Default)]
+pub(crate) struct CycleRecord {
+    pub users: Vec<(String, KnownUser)>,
+    /// Users emitted as hard-deleted.
+    pub deleted: Vec<String>,
+}
+
+/// Turns users into events, with the enrichment of the cycle.
+pub(crate) struct Enricher<'a> {
+    pub client: &'a OktaClient,
+    pub directory: &'a Directory,
+    pub admins: &'a Admins,
+    pub mfa: &'a MfaReader,
+    pub warnings: &'a Warnings,
+    pub context: &'a MapContext,
+    pub max_parallel: usize,
 }
 
 impl Enricher<'_> {
-    /// Reads the factors of a page of users, `max_parallel` at a time.
-    async fn factors(&self, users: &[User]) -> Vec<Option<bool>> {
+    /// Reads the factors of `users` (those with `fetch` set), `max_parallel` at a time.
+    async fn factors(&self, users: &[User], fetch: impl Fn(&User) -> bool) -> Vec<Option<bool>> {
         let mut results = vec![None; users.len()];
         if !self.mfa.is_enabled() {
             return results;
         }
-        let answers = roles::run_bounded(0..users.len(), self.max_parallel, |i| {
+        let wanted: Vec<usize> = (0..users.len()).filter(|&i| fetch(&users[i])).collect();
+        let answers = roles::run_bounded(wanted.into_iter(), self.max_parallel, |i| {
             let (client, mfa, warnings) = (self.client.clone(), self.mfa.clone(), self.warnings.clone());
             let user_id = users[i].id.clone();
             async move { (i, mfa.has_mfa(&client, &user_id, &warnings).await) }
@@ -210,7 +273,7 @@ impl Enricher<'_> {
     }
 
     fn is_admin(&self, user: &User) -> Option<bool> {
-        self.admins.is_admin(&user.id, self.directory.group_ids_of(&user.id))
+        self.admins.is_admin(&user.id, self.directory.known_groups_of(&user.id))
     }
 
     fn event_bytes(&self, user: &User, is_admin: Option<bool>, has_mfa: Option<bool>) -> Vec<u8> {
@@ -222,38 +285,132 @@ impl Enricher<'_> {
         };
         mapping::map_user(user, &enrichment, self.context).to_json_bytes()
     }
+
+    /// Maps and queues a page of users; records what was delivered for the state commit.
+    async fn emit_page(
+        &self,
+        users: &[User],
+        mfa: Vec<Option<bool>>,
+        out: &mut Emitter<'_>,
+    ) -> Result<(), SyncError> {
+        for (user, has_mfa) in users.iter().zip(mfa) {
+            let is_admin = self.is_admin(user);
+            out.summary.count_user(user, is_admin, has_mfa);
+            out.push(self.event_bytes(user, is_admin, has_mfa)).await?;
+            out.record(user, has_mfa, is_admin);
+        }
+        Ok(())
+    }
 }
 
-/// Pages through users matching `search`, enriching, mapping and delivering them.
-async fn stream_users(
-    client: &OktaClient,
-    enrich: &Enricher<'_>,
-    delivery: &mut Delivery,
-    summary: &mut Summary,
-    search: &str,
-) -> Result<(), SyncError> {
-    let mut pager = client.search_users(search);
-    let mut batcher = delivery.batcher();
-    let mut page = pager.next_page().await?;
-    let mut progress = Progress::new();
-    while let Some(current) = page.take() {
-        enrich.warnings.add_skipped(current.skipped);
-        // Read the next page while this one's factors are fetched: different Okta buckets.
-        let (next, factors) = tokio::join!(pager.next_page(), enrich.factors(&current.items));
-        for (user, has_mfa) in current.items.iter().zip(factors) {
-            let is_admin = enrich.is_admin(user);
-            summary.count_user(user, is_admin, has_mfa);
-            if let Some(batch) = batcher.push(enrich.event_bytes(user, is_admin, has_mfa)) {
-                delivery.send(batch).await?;
+/// The output side of a cycle: batching, delivery, the summary and the record for state.
+pub(crate) struct Emitter<'a> {
+    delivery: Delivery,
+    batcher: Batcher,
+    pub summary: &'a mut Summary,
+    pub record: CycleRecord,
+    progress: Progress,
+}
+
+impl<'a> Emitter<'a> {
+    fn new(sink: Sink, options: &SyncOptions, summary: &'a mut Summary) -> Emitter<'a> {
+        let delivery = Delivery::start(sink);
+        let batcher = Batcher::new(delivery.format, options.batch_size, options.max_batch_bytes);
+        Emitter {
+            delivery,
+            batcher,
+            summary,
+            record: CycleRecord::default(),
+            progress: Progress::new(),
+        }
+    }
+
+    fn format(&self) -> Format {
+        self.delivery.format
+    }
+
+    async fn push(&mut self, event: Vec<u8>) -> Result<(), SyncError> {
+        if let Some(batch) = self.batcher.push(event) {
+            self.delivery.send(batch).await?;
+        }
+        self.progress.tick(self.summary.users);
+        Ok(())
+    }
+
+    /// Queues the event of a hard-deleted user.
+    async fn push_deleted(&mut self, user_id: &str, login: Option<&str>, context: &MapContext) -> Result<(), SyncError> {
+        let event = mapping::map_deleted_user(user_id, login, context.collected_at, context).to_json_bytes();
+        self.push(event).await?;
+        self.summary.deleted += 1;
+        self.record.deleted.push(user_id.to_string());
+        Ok(())
+    }
+
+    fn record(&mut self, user: &User, has_mfa: Option<bool>, is_admin: Option<bool>) {
+        self.record.users.push((
+            user.id.clone(),
+            KnownUser {
+                login: user.profile.login.clone(),
+                last_updated: user.last_updated.map(Timestamp::as_millisecond),
+                has_mfa,
+                is_admin,
+            },
+        ));
+    }
+
+    /// Flushes the last batch and waits for every batch to be acknowledged. `streamed` is the
+    /// outcome of reading Okta: a delivery error explains a stopped stream better than the
+    /// stream's own error.
+    async fn finish(mut self, streamed: Result<(), SyncError>) -> Result<(Sink, CycleRecord), SyncError> {
+        let mut streamed = streamed;
+        if streamed.is_ok() {
+            if let Some(batch) = self.batcher.flush() {
+                streamed = self.delivery.send(batch).await;
             }
         }
-        progress.tick(summary.users);
+        let (sink, delivered, batches) = self.delivery.finish().await;
+        self.summary.delivered = delivered;
+        self.summary.batches = batches;
+        let sink = sink?;
+        streamed?;
+        Ok((sink, self.record))
+    }
+}
+
+/// Pages through users matching `search`; for each page reads factors (for users where
+/// `fetch_mfa` says so, else `cached_mfa`) while the next page is fetched, then emits it.
+/// `keep` filters users out (de-duplication); `seen` is told about every user read.
+pub(crate) async fn stream_users(
+    cycle: &Cycle<'_>,
+    enrich: &Enricher<'_>,
+    out: &mut Emitter<'_>,
+    search: &str,
+    mut keep: impl FnMut(&User) -> bool,
+    cached_mfa: impl Fn(&User) -> Option<Option<bool>>,
+) -> Result<Option<Timestamp>, SyncError> {
+    let mut pager = cycle.client.search_users(search);
+    let mut page = pager.next_page().await?;
+    // Okta's clock when the listing began: the next cursor.
+    let listed_at = page.as_ref().map(|_| cycle.client.server_time());
+    while let Some(current) = page.take() {
+        if cycle.shutdown.requested() {
+            return Err(SyncError::Interrupted);
+        }
+        enrich.warnings.add_skipped(current.skipped);
+        let users: Vec<User> = current.items.into_iter().filter(|u| keep(u)).collect();
+        let (next, fetched) = tokio::join!(
+            pager.next_page(),
+            enrich.factors(&users, |u| cached_mfa(u).is_none())
+        );
+        let mfa = users
+            .iter()
+            .zip(fetched)
+            .map(|(user, fetched)| cached_mfa(user).unwrap_or(fetched))
+            .collect();
+        enrich.emit_page(&users, mfa, out).await?;
         page = next?;
     }
-    if let Some(batch) = batcher.finish() {
-        delivery.send(batch).await?;
-    }
-    Ok(())
+    Ok(listed_at)
 }
 
 /// A progress line every few seconds on long runs.
@@ -279,15 +436,12 @@ impl Progress {
 struct Delivery {
     batches: Option<mpsc::Sender<Batch>>,
     task: JoinHandle<(Sink, Result<Delivered, IntakeError>, u64)>,
-    format: crate::intake::Format,
-    batch_size: usize,
-    max_batch_bytes: usize,
+    format: Format,
 }
 
 impl Delivery {
-    fn start(sink: Sink, options: &SyncOptions) -> Delivery {
+    fn start(sink: Sink) -> Delivery {
         let format = sink.format();
-        let (batch_size, max_batch_bytes) = (options.batch_size, options.max_batch_bytes);
         let (sender, mut receiver) = mpsc::channel::<Batch>(2);
         let task = tokio::spawn(async move {
             let mut sink = sink;
@@ -308,20 +462,15 @@ impl Delivery {
             batches: Some(sender),
             task,
             format,
-            batch_size,
-            max_batch_bytes,
         }
-    }
-
-    fn batcher(&self) -> Batcher {
-        Batcher::new(self.format, self.batch_size, self.max_batch_bytes)
     }
 
     /// Queues a batch; fails when delivery already stopped (its error is reported by `finish`).
     async fn send(&mut self, batch: Batch) -> Result<(), SyncError> {
-        let sender = self.batches.as_ref().expect("send after finish");
+        let Some(sender) = self.batches.as_ref() else {
+            return Err(SyncError::DeliveryStopped);
+        };
         if sender.send(batch).await.is_err() {
-            // The delivery task ended early: its error is what matters; `finish` returns it.
             self.batches = None;
             return Err(SyncError::DeliveryStopped);
         }

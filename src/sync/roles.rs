@@ -7,11 +7,12 @@
 //! of such a group an admin. Other users hold no role: they are plain users. Cost: A/100 + A +
 //! (role-holding groups) requests, instead of one or two calls per user.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use tokio::task::JoinSet;
 
 use super::Warnings;
+use crate::mapping::GroupInfo;
 use crate::okta::model::RoleAssignment;
 use crate::okta::OktaClient;
 
@@ -20,10 +21,9 @@ use crate::okta::OktaClient;
 pub struct Admins {
     /// False when the role assignees could not be listed: nobody's admin status is known.
     known: bool,
-    /// Users holding an active role directly or (as reported by their roles) through a group.
-    admins: HashSet<Box<str>>,
-    /// Assignees whose roles could not be read.
-    unknown: HashSet<Box<str>>,
+    /// Role assignees: `Some(true)` holds an active role (directly or through a group),
+    /// `Some(false)` holds none active, `None` its roles could not be read.
+    assignees: HashMap<Box<str>, Option<bool>>,
     /// Groups holding active roles → the roles' labels.
     group_privileges: BTreeMap<String, BTreeSet<String>>,
 }
@@ -34,35 +34,66 @@ impl Admins {
         Admins::default()
     }
 
+    /// Full read: every assignee's roles, then the roles of the groups they inherit from.
     pub async fn collect(client: &OktaClient, max_parallel: usize, warnings: &Warnings) -> Admins {
-        let assignees = match client.list_role_assignees().collect_all().await {
-            Ok(assignees) => assignees,
-            Err(error) => {
-                warnings.warn(
-                    "roles",
-                    format!("cannot list admin role assignees, admin detection is off for this cycle: {error}"),
-                );
-                return Admins::unknown();
-            }
+        let Some(assignees) = list_assignees(client, warnings).await else {
+            return Admins::unknown();
         };
         let mut admins = Admins {
             known: true,
             ..Admins::default()
         };
-        let role_groups = admins.read_user_roles(client, assignees.into_iter().map(|a| a.id), max_parallel, warnings).await;
+        let role_groups = admins.read_user_roles(client, assignees, max_parallel, warnings).await;
         admins.read_group_roles(client, role_groups, max_parallel, warnings).await;
         admins
     }
 
-    /// Reads each assignee's roles; returns the groups that roles were inherited from.
+    /// Incremental read: the assignee list again (cheap), roles only for new assignees, and
+    /// the roles of every role-holding group (few). When the assignees cannot be listed, the
+    /// previous knowledge is kept (a warning is counted) rather than turned into "not admin".
+    pub async fn refresh(
+        client: &OktaClient,
+        previous: &HashMap<String, bool>,
+        role_groups: BTreeSet<String>,
+        max_parallel: usize,
+        warnings: &Warnings,
+    ) -> Admins {
+        let mut admins = Admins {
+            known: true,
+            ..Admins::default()
+        };
+        let current = match list_assignees(client, warnings).await {
+            Some(current) => current,
+            None => {
+                admins.assignees = previous.iter().map(|(id, active)| (id.as_str().into(), Some(*active))).collect();
+                // Group privileges are kept by the caller's directory.
+                return admins;
+            }
+        };
+        let mut new = Vec::new();
+        for id in current {
+            match previous.get(&id) {
+                Some(active) => {
+                    admins.assignees.insert(id.into_boxed_str(), Some(*active));
+                }
+                None => new.push(id),
+            }
+        }
+        let mut groups = role_groups;
+        groups.extend(admins.read_user_roles(client, new, max_parallel, warnings).await);
+        admins.read_group_roles(client, groups, max_parallel, warnings).await;
+        admins
+    }
+
+    /// Reads the roles of `user_ids`; returns the groups that roles were inherited from.
     async fn read_user_roles(
         &mut self,
         client: &OktaClient,
-        user_ids: impl Iterator<Item = String>,
+        user_ids: Vec<String>,
         max_parallel: usize,
         warnings: &Warnings,
     ) -> BTreeSet<String> {
-        let results = run_bounded(user_ids, max_parallel, |id| {
+        let results = run_bounded(user_ids.into_iter(), max_parallel, |id| {
             let client = client.clone();
             async move {
                 let roles = client.list_user_roles(&id).await;
@@ -75,18 +106,12 @@ impl Admins {
             match roles {
                 Ok(roles) => {
                     let active: Vec<&RoleAssignment> = roles.iter().filter(|r| r.is_active()).collect();
-                    for role in &active {
-                        if let Some(group) = role.assignee_group_id() {
-                            role_groups.insert(group.to_string());
-                        }
-                    }
-                    if !active.is_empty() {
-                        self.admins.insert(user_id.into_boxed_str());
-                    }
+                    role_groups.extend(active.iter().filter_map(|r| r.assignee_group_id()).map(str::to_string));
+                    self.assignees.insert(user_id.into_boxed_str(), Some(!active.is_empty()));
                 }
                 Err(error) => {
                     warnings.warn("roles", format!("cannot read the roles of user {user_id}: {error}"));
-                    self.unknown.insert(user_id.into_boxed_str());
+                    self.assignees.insert(user_id.into_boxed_str(), None);
                 }
             }
         }
@@ -116,36 +141,72 @@ impl Admins {
                         .filter(|r| r.is_active())
                         .filter_map(|r| r.display_label().map(str::to_string))
                         .collect();
-                    if !labels.is_empty() {
-                        self.group_privileges.insert(group_id, labels);
-                    }
+                    self.group_privileges.insert(group_id, labels);
                 }
                 Err(error) => warnings.warn("roles", format!("cannot read the roles of group {group_id}: {error}")),
             }
         }
     }
 
-    /// Admin status of a user given the groups they belong to: `None` when unknown.
-    pub fn is_admin<'a>(&self, user_id: &str, mut group_ids: impl Iterator<Item = &'a str>) -> Option<bool> {
+    /// Admin status of a user given the groups they belong to (whose privileges come from
+    /// the directory, which keeps them across cycles): `None` when unknown.
+    pub fn is_admin<'a>(&self, user_id: &str, mut groups: impl Iterator<Item = &'a GroupInfo>) -> Option<bool> {
         if !self.known {
             return None;
         }
-        if self.admins.contains(user_id) || group_ids.any(|g| self.group_privileges.contains_key(g)) {
-            return Some(true);
+        match self.assignees.get(user_id).copied() {
+            Some(Some(true)) => Some(true),
+            _ if groups.any(|g| !g.privileges.is_empty()) => Some(true),
+            Some(None) => None,
+            _ => Some(false),
         }
-        if self.unknown.contains(user_id) {
-            return None;
-        }
-        Some(false)
     }
 
-    /// Groups holding admin roles, with the roles' labels.
+    /// Groups whose roles were read, with the labels of their active roles (possibly none:
+    /// a group whose last role was revoked).
     pub fn group_privileges(&self) -> &BTreeMap<String, BTreeSet<String>> {
         &self.group_privileges
     }
 
     pub fn is_known(&self) -> bool {
         self.known
+    }
+
+    /// Assignees whose role status is known, for the state store.
+    pub fn assignee_rows(&self) -> Vec<(String, bool)> {
+        self.assignees
+            .iter()
+            .filter_map(|(id, active)| active.map(|a| (id.to_string(), a)))
+            .collect()
+    }
+
+    /// Users whose assignee status differs between `previous` and now.
+    pub fn assignee_changes(&self, previous: &HashMap<String, bool>) -> Vec<String> {
+        let mut changed: Vec<String> = previous
+            .keys()
+            .filter(|id| !self.assignees.contains_key(id.as_str()))
+            .cloned()
+            .collect();
+        changed.extend(
+            self.assignees
+                .iter()
+                .filter(|(id, active)| previous.get(&***id).copied() != **active)
+                .map(|(id, _)| id.to_string()),
+        );
+        changed
+    }
+}
+
+async fn list_assignees(client: &OktaClient, warnings: &Warnings) -> Option<Vec<String>> {
+    match client.list_role_assignees().collect_all().await {
+        Ok(assignees) => Some(assignees.into_iter().map(|a| a.id).collect()),
+        Err(error) => {
+            warnings.warn(
+                "roles",
+                format!("cannot list admin role assignees, admin detection is off for this cycle: {error}"),
+            );
+            None
+        }
     }
 }
 

@@ -17,6 +17,8 @@ pub struct Summary {
     pub kind: &'static str,
     pub users: u64,
     pub users_by_status: BTreeMap<String, u64>,
+    /// Users emitted as hard-deleted.
+    pub deleted: u64,
     pub groups: u64,
     pub memberships: u64,
     pub admins: u64,
@@ -96,12 +98,31 @@ impl Summary {
 
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let statuses: Vec<String> = self.users_by_status.iter().map(|(s, n)| format!("{s} {n}")).collect();
-        let buckets: Vec<String> = self.okta_requests.iter().map(|(b, n)| format!("{b} {n}")).collect();
+        let statuses: Vec<String> = self
+            .users_by_status
+            .iter()
+            .map(|(s, n)| format!("{s} {n}"))
+            .collect();
+        let buckets: Vec<String> = self
+            .okta_requests
+            .iter()
+            .map(|(b, n)| format!("{b} {n}"))
+            .collect();
         writeln!(f, "{} sync finished in {:.1} s", self.kind, self.duration_s)?;
         writeln!(f, "  users        {} ({})", self.users, statuses.join(", "))?;
-        writeln!(f, "  groups       {} ({} memberships)", self.groups, self.memberships)?;
-        writeln!(f, "  admins       {} (unknown {})", self.admins, self.admin_unknown)?;
+        if self.deleted > 0 {
+            writeln!(f, "  deleted      {} (hard-deleted in Okta, sent once as deleted)", self.deleted)?;
+        }
+        writeln!(
+            f,
+            "  groups       {} ({} memberships)",
+            self.groups, self.memberships
+        )?;
+        writeln!(
+            f,
+            "  admins       {} (unknown {})",
+            self.admins, self.admin_unknown
+        )?;
         writeln!(
             f,
             "  mfa          with {} / without {} / unknown {}",
@@ -125,7 +146,11 @@ impl fmt::Display for Summary {
         if self.warnings.is_empty() {
             write!(f, "  warnings     none")
         } else {
-            let kinds: Vec<String> = self.warnings.iter().map(|(k, n)| format!("{k} {n}")).collect();
+            let kinds: Vec<String> = self
+                .warnings
+                .iter()
+                .map(|(k, n)| format!("{k} {n}"))
+                .collect();
             write!(f, "  warnings     {}", kinds.join(", "))
         }
     }

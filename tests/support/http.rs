@@ -240,6 +240,9 @@ fn build(
 pub struct FakeBody {
     chunk: Option<Bytes>,
     fail_after: bool,
+    /// Truncated bodies pause once after their chunk so that hyper flushes it to the client
+    /// before the error aborts the connection (otherwise the client sees no response at all).
+    paused: bool,
 }
 
 impl FakeBody {
@@ -247,6 +250,7 @@ impl FakeBody {
         FakeBody {
             chunk: Some(bytes),
             fail_after: false,
+            paused: false,
         }
     }
 
@@ -254,6 +258,7 @@ impl FakeBody {
         FakeBody {
             chunk: Some(bytes),
             fail_after: true,
+            paused: false,
         }
     }
 }
@@ -264,12 +269,21 @@ impl Body for FakeBody {
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
+        cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         if let Some(chunk) = self.chunk.take() {
             if !chunk.is_empty() {
                 return Poll::Ready(Some(Ok(Frame::data(chunk))));
             }
+        }
+        if self.fail_after && !self.paused {
+            self.paused = true;
+            let waker = cx.waker().clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                waker.wake();
+            });
+            return Poll::Pending;
         }
         if self.fail_after {
             self.fail_after = false;

@@ -2,6 +2,7 @@
 //! `#[path = "../tests/support/mod.rs"] mod support;` so none of it is linked into the shipped binary).
 #![allow(dead_code, unused_imports)]
 
+pub mod connector;
 pub mod fake_intake;
 pub mod fake_okta;
 pub mod http;

@@ -58,7 +58,11 @@ impl Faults {
 
     /// The next `count` requests get `status`.
     pub fn fail_next(&self, count: u32, status: u16) {
-        self.with(|s| s.next.extend(std::iter::repeat(status).take(count as usize)));
+        self.with(|s| {
+            for _ in 0..count {
+                s.next.push(status);
+            }
+        });
     }
 
     /// Requests whose path contains `pattern` get `status` (`times` = how many; `None` = always).

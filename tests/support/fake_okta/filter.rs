@@ -233,11 +233,10 @@ pub fn eval<R: Resource>(e: &Expr, r: &R) -> bool {
     match e {
         Expr::Or(parts) => parts.iter().any(|p| eval(p, r)),
         Expr::And(parts) => parts.iter().all(|p| eval(p, r)),
-        Expr::Present(attr) => match r.get(attr) {
-            AttrValue::Missing => false,
-            AttrValue::Json(serde_json::Value::Null) => false,
-            _ => true,
-        },
+        Expr::Present(attr) => !matches!(
+            r.get(attr),
+            AttrValue::Missing | AttrValue::Json(serde_json::Value::Null)
+        ),
         Expr::Cmp(attr, op, lit) => {
             let v = r.get(attr);
             match (v, lit) {

@@ -213,7 +213,10 @@ const ROLE_TYPES: &[(&str, &str)] = &[
     ("READ_ONLY_ADMIN", "Read Only Administrator"),
     ("GROUP_MEMBERSHIP_ADMIN", "Group Membership Administrator"),
     ("REPORT_ADMIN", "Report Administrator"),
-    ("API_ACCESS_MANAGEMENT_ADMIN", "API Access Management Administrator"),
+    (
+        "API_ACCESS_MANAGEMENT_ADMIN",
+        "API Access Management Administrator",
+    ),
     ("MOBILE_ADMIN", "Mobile Administrator"),
 ];
 
@@ -221,24 +224,96 @@ const ROLE_TYPES: &[(&str, &str)] = &[
 pub const CUSTOM_ROLE_LABEL: &str = "Helpdesk Tier 2 (custom)";
 
 const FIRST: &[&str] = &[
-    "James", "Mary", "Robert", "Patricia", "John", "Jennifer", "Michael", "Linda", "David",
-    "Elizabeth", "William", "Barbara", "Richard", "Susan", "Joseph", "Jessica", "Thomas", "Sarah",
-    "Charles", "Karen", "Wei", "Priya", "Ahmed", "Olga", "Kenji", "Fatima", "Lucas", "Chloé",
-    "Søren", "Ana", "Mateo", "Aisha",
+    "James",
+    "Mary",
+    "Robert",
+    "Patricia",
+    "John",
+    "Jennifer",
+    "Michael",
+    "Linda",
+    "David",
+    "Elizabeth",
+    "William",
+    "Barbara",
+    "Richard",
+    "Susan",
+    "Joseph",
+    "Jessica",
+    "Thomas",
+    "Sarah",
+    "Charles",
+    "Karen",
+    "Wei",
+    "Priya",
+    "Ahmed",
+    "Olga",
+    "Kenji",
+    "Fatima",
+    "Lucas",
+    "Chloé",
+    "Søren",
+    "Ana",
+    "Mateo",
+    "Aisha",
 ];
 const LAST: &[&str] = &[
-    "Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez",
-    "Martinez", "Hernandez", "Lopez", "Gonzalez", "Wilson", "Anderson", "Thomas", "Taylor",
-    "Moore", "Jackson", "Martin", "Lee", "Müller", "O'Brien", "Nguyen", "Kowalski", "Dubois",
-    "Rossi", "Tanaka", "Singh", "Andersson",
+    "Smith",
+    "Johnson",
+    "Williams",
+    "Brown",
+    "Jones",
+    "Garcia",
+    "Miller",
+    "Davis",
+    "Rodriguez",
+    "Martinez",
+    "Hernandez",
+    "Lopez",
+    "Gonzalez",
+    "Wilson",
+    "Anderson",
+    "Thomas",
+    "Taylor",
+    "Moore",
+    "Jackson",
+    "Martin",
+    "Lee",
+    "Müller",
+    "O'Brien",
+    "Nguyen",
+    "Kowalski",
+    "Dubois",
+    "Rossi",
+    "Tanaka",
+    "Singh",
+    "Andersson",
 ];
 const DEPTS: &[&str] = &[
-    "Engineering", "Sales", "Marketing", "Finance", "Legal", "Support", "Operations", "Security",
-    "HR", "Product", "Research", "IT",
+    "Engineering",
+    "Sales",
+    "Marketing",
+    "Finance",
+    "Legal",
+    "Support",
+    "Operations",
+    "Security",
+    "HR",
+    "Product",
+    "Research",
+    "IT",
 ];
 const TITLES: &[&str] = &[
-    "Engineer", "Senior Engineer", "Manager", "Director", "Analyst", "Consultant", "Intern",
-    "VP", "Specialist", "Architect",
+    "Engineer",
+    "Senior Engineer",
+    "Manager",
+    "Director",
+    "Analyst",
+    "Consultant",
+    "Intern",
+    "VP",
+    "Specialist",
+    "Architect",
 ];
 const CITIES: &[(&str, &str, &str, &str)] = &[
     ("San Francisco", "CA", "US", "94105"),
@@ -367,7 +442,7 @@ impl Org {
         let mut rng = Rng::new(spec.seed);
         let org_id = format!("00o{}", rng.chars(ALNUM, 17));
         let type_id = format!("oty{}", rng.chars(ALNUM, 17));
-        let mut org = Org::empty(org_id, type_id, Rng::new(spec.seed ^ 0x5EED_0F_F4CE));
+        let mut org = Org::empty(org_id, type_id, Rng::new(spec.seed ^ 0x0005_EED0_FF4C));
         org.users.reserve(spec.users);
         org.user_idx.reserve(spec.users);
         for i in 0..spec.users {
@@ -523,10 +598,15 @@ impl Org {
     }
 
     /// Returns the profile JSON and the primary email (if any).
-    fn gen_profile(&self, rng: &mut Rng, i: usize, quirk: Option<usize>) -> (String, Option<String>) {
+    fn gen_profile(
+        &self,
+        rng: &mut Rng,
+        i: usize,
+        quirk: Option<usize>,
+    ) -> (String, Option<String>) {
         let (first, last): (Option<String>, Option<String>) = match quirk {
             Some(0) => (None, None),
-            Some(1) => (None, Some(String::new())),
+            Some(1) => (None, None),
             Some(4) => (Some("Zoë".into()), Some("Ñúñez".into())),
             Some(5) => (Some("李".into()), Some("雷".into())),
             Some(6) => (Some("محمد".into()), Some("العربي".into())),
@@ -553,9 +633,10 @@ impl Org {
         let mut p = ObjWriter::new();
         match quirk {
             Some(0) => {}
+            // Keys present but null (Okta's schema forbids "": minLength 1 when set).
             Some(1) => {
                 p.null("firstName");
-                p.str("lastName", "");
+                p.null("lastName");
             }
             _ => {
                 p.opt("firstName", first.as_deref());
@@ -612,7 +693,10 @@ impl Org {
             }
         }
         if quirk == Some(12) || rng.chance(0.3) {
-            p.str("primaryPhone", &format!("+1 555 02{:02} {:04}", rng.below(100), rng.below(10_000)));
+            p.str(
+                "primaryPhone",
+                &format!("+1 555 02{:02} {:04}", rng.below(100), rng.below(10_000)),
+            );
         }
         if quirk == Some(12) || rng.chance(0.6) {
             let (city, state, country, zip) = *rng.pick(CITIES);
@@ -620,10 +704,20 @@ impl Org {
             p.str("state", state);
             p.str("countryCode", country);
             p.str("zipCode", zip);
-            p.str("streetAddress", &format!("{} Market Street", 1 + rng.below(999)));
+            p.str(
+                "streetAddress",
+                &format!("{} Market Street", 1 + rng.below(999)),
+            );
         }
         if quirk == Some(11) || rng.chance(0.2) {
-            p.str("employeeType", if rng.chance(0.8) { "Employee" } else { "Contractor" });
+            p.str(
+                "employeeType",
+                if rng.chance(0.8) {
+                    "Employee"
+                } else {
+                    "Contractor"
+                },
+            );
             p.value("badgeNumber", &json!(10_000 + i as u64));
             p.value("isContractor", &json!(rng.chance(0.2)));
             p.null("nickName");
@@ -668,7 +762,12 @@ impl Org {
                     _ => None,
                 };
                 let gt = if app { GroupType::App } else { GroupType::Okta };
-                (gt, name, description, rng.range(HISTORY_START_S, end - 100 * 86_400))
+                (
+                    gt,
+                    name,
+                    description,
+                    rng.range(HISTORY_START_S, end - 100 * 86_400),
+                )
             };
             let last_updated = rng.range(created, end);
             let last_membership_updated = rng.range(created, end);
@@ -703,9 +802,14 @@ impl Org {
             self.finish_memberships();
             return;
         }
-        let per_user = spec.memberships_per_user.min(self.groups.len() as f64).max(1.0);
+        let per_user = spec
+            .memberships_per_user
+            .min(self.groups.len() as f64)
+            .max(1.0);
         let remaining = n_users as f64 * (per_user - 1.0);
-        let weights: Vec<f64> = (0..others).map(|j| 1.0 / ((j + 1) as f64).powf(0.9)).collect();
+        let weights: Vec<f64> = (0..others)
+            .map(|j| 1.0 / ((j + 1) as f64).powf(0.9))
+            .collect();
         let total: f64 = weights.iter().sum();
         let mut sizes: Vec<usize> = weights
             .iter()
@@ -763,7 +867,10 @@ impl Org {
 
     fn gen_role(rng: &mut Rng, role_type: &str, created: i64) -> FakeRole {
         let (id, label) = if role_type == "CUSTOM" {
-            (format!("irb{}", rng.chars(ALNUM, 17)), CUSTOM_ROLE_LABEL.to_string())
+            (
+                format!("irb{}", rng.chars(ALNUM, 17)),
+                CUSTOM_ROLE_LABEL.to_string(),
+            )
         } else {
             let label = ROLE_TYPES
                 .iter()
@@ -788,7 +895,10 @@ impl Org {
             return;
         }
         let end = HISTORY_END_S - 86_400;
-        let direct = ((n as f64 * spec.admin_fraction).round() as usize).clamp(1, n);
+        // At least 4 (when there are 4 users) so that small orgs show every role case.
+        let direct = ((n as f64 * spec.admin_fraction).round() as usize)
+            .max(4)
+            .min(n);
         // Distinct users; the first is ACTIVE user 0 (a super admin).
         let mut admins = vec![0usize];
         let mut tries = 0;
@@ -810,7 +920,11 @@ impl Org {
             let role = Org::gen_role(rng, role_type, created);
             self.users[u].roles.push(role);
             if k == 3 || (k > 3 && rng.chance(0.2)) {
-                let second = if k == 3 { "CUSTOM" } else { rng.pick(&ROLE_TYPES[..9]).0 };
+                let second = if k == 3 {
+                    "CUSTOM"
+                } else {
+                    rng.pick(&ROLE_TYPES[..9]).0
+                };
                 if !self.users[u].roles.iter().any(|r| r.role_type == second) {
                     let role = Org::gen_role(rng, second, created);
                     self.users[u].roles.push(role);
@@ -880,7 +994,9 @@ impl Org {
     }
 
     pub fn everyone(&self) -> Option<&FakeGroup> {
-        self.groups.iter().find(|g| g.group_type == GroupType::BuiltIn)
+        self.groups
+            .iter()
+            .find(|g| g.group_type == GroupType::BuiltIn)
     }
 
     pub fn groups_of(&self, user_id: &str) -> Vec<&FakeGroup> {
@@ -929,7 +1045,9 @@ impl Org {
     }
 
     pub fn group_roles(&self, group_id: &str) -> &[FakeRole] {
-        self.group(group_id).map(|g| g.roles.as_slice()).unwrap_or(&[])
+        self.group(group_id)
+            .map(|g| g.roles.as_slice())
+            .unwrap_or(&[])
     }
 
     /// Holds an ACTIVE role, directly or through a group.
@@ -1000,7 +1118,13 @@ impl Org {
 
     /// Creates a user (added to Everyone, whose `lastMembershipUpdated` moves). `status`
     /// ACTIVE sets `activated`/`statusChanged`; STAGED leaves them null. Returns the new id.
-    pub fn create_user(&mut self, login: &str, first_name: &str, last_name: &str, status: &str) -> String {
+    pub fn create_user(
+        &mut self,
+        login: &str,
+        first_name: &str,
+        last_name: &str,
+        status: &str,
+    ) -> String {
         let now = self.mutation_time();
         let id = {
             let mut rng = self.rng.clone();
@@ -1018,7 +1142,9 @@ impl Org {
         let active = status != "STAGED";
         let mut creds = String::from(r#"{"password":{},"emails":[{"value":"#);
         push_json_str(&mut creds, login);
-        creds.push_str(r#","status":"VERIFIED","type":"PRIMARY"}],"provider":{"type":"OKTA","name":"OKTA"}}"#);
+        creds.push_str(
+            r#","status":"VERIFIED","type":"PRIMARY"}],"provider":{"type":"OKTA","name":"OKTA"}}"#,
+        );
         let user = FakeUser {
             id: id.clone(),
             status: status.to_string(),
@@ -1037,7 +1163,11 @@ impl Org {
         };
         self.insert_user(user);
         let u = (self.users.len() - 1) as u32;
-        if let Some(g) = self.groups.iter().position(|g| g.group_type == GroupType::BuiltIn) {
+        if let Some(g) = self
+            .groups
+            .iter()
+            .position(|g| g.group_type == GroupType::BuiltIn)
+        {
             self.groups[g].members.push(u);
             self.groups[g].last_membership_updated = now;
             self.users[u as usize].groups.push(g as u32);
@@ -1100,7 +1230,9 @@ impl Org {
     /// `lastUpdated`, as in Okta). Returns false (and changes nothing) if already a member.
     pub fn add_member(&mut self, group_id: &str, user_id: &str) -> bool {
         let g = self.group_pos(group_id);
-        let u = self.user_index(user_id).unwrap_or_else(|| panic!("fake okta: no user {user_id}")) as u32;
+        let u = self
+            .user_index(user_id)
+            .unwrap_or_else(|| panic!("fake okta: no user {user_id}")) as u32;
         let Err(at) = self.groups[g].members.binary_search(&u) else {
             return false;
         };
@@ -1118,7 +1250,9 @@ impl Org {
     /// user was not a member.
     pub fn remove_member(&mut self, group_id: &str, user_id: &str) -> bool {
         let g = self.group_pos(group_id);
-        let u = self.user_index(user_id).unwrap_or_else(|| panic!("fake okta: no user {user_id}")) as u32;
+        let u = self
+            .user_index(user_id)
+            .unwrap_or_else(|| panic!("fake okta: no user {user_id}")) as u32;
         let Ok(at) = self.groups[g].members.binary_search(&u) else {
             return false;
         };
@@ -1283,7 +1417,12 @@ fn gen_factors(rng: &mut Rng, i: usize, user_created: i64, fraction: f64) -> Vec
         let created = rng.range(user_created + 60, HISTORY_END_S - 2 * 86_400);
         let mut f = make_factor(rng, ft, created);
         f.status = if none_active {
-            if rng.chance(0.6) { "PENDING_ACTIVATION" } else { "NOT_SETUP" }.into()
+            if rng.chance(0.6) {
+                "PENDING_ACTIVATION"
+            } else {
+                "NOT_SETUP"
+            }
+            .into()
         } else if out.is_empty() {
             "ACTIVE".into()
         } else {

@@ -6,12 +6,12 @@ use std::sync::Arc;
 use bytes::Bytes;
 use serde_json::Value;
 
+use super::super::http::{Reply, Request};
 use super::filter::{self, AttrKind, AttrValue, Expr, Resource};
 use super::org::{push_json_str, FakeFactor, FakeGroup, FakeRole, FakeUser, GroupType, Org};
 use super::rng::mix;
 use super::time::{http_date, okta};
 use super::{Bucket, Shared};
-use super::super::http::{Reply, Request};
 
 /// An answer before the common headers are added.
 struct Answer {
@@ -57,9 +57,15 @@ fn injected(shared: &Shared, n: u64, status: u16) -> Answer {
     let (code, summary) = match status {
         400 => ("E0000001", "Api validation failed"),
         401 => ("E0000011", "Invalid token provided"),
-        403 => ("E0000006", "You do not have permission to perform the requested action"),
+        403 => (
+            "E0000006",
+            "You do not have permission to perform the requested action",
+        ),
         404 => ("E0000007", "Not found: Resource not found"),
-        429 => ("E0000047", "API call exceeded rate limit due to too many requests."),
+        429 => (
+            "E0000047",
+            "API call exceeded rate limit due to too many requests.",
+        ),
         500 => ("E0000009", "Internal Server Error"),
         502 | 504 => ("E0000009", "Internal Server Error"),
         503 => ("E0000010", "Service is in read only mode"),
@@ -74,9 +80,9 @@ fn endpoint_key(method: &str, path: &str) -> String {
     let mut out = Vec::with_capacity(segs.len());
     for (i, s) in segs.iter().enumerate() {
         // ["", "api", "v1", "users"|"groups", id, ...]
-        if i == 4 && matches!(segs[3], "users" | "groups") {
-            out.push("{id}");
-        } else if i == 6 && segs[5] == "factors" {
+        let is_id =
+            (i == 4 && matches!(segs[3], "users" | "groups")) || (i == 6 && segs[5] == "factors");
+        if is_id {
             out.push("{id}");
         } else {
             out.push(s);
@@ -100,8 +106,7 @@ pub(super) async fn handle(shared: Arc<Shared>, req: Request) -> Reply {
         let mut c = shared.counters.lock().unwrap();
         c.total += 1;
         *c.per_bucket.entry(bucket).or_default() += 1;
-        *c
-            .per_endpoint
+        *c.per_endpoint
             .entry(endpoint_key(&req.method, &req.path))
             .or_default() += 1;
     }
@@ -114,12 +119,21 @@ pub(super) async fn handle(shared: Arc<Shared>, req: Request) -> Reply {
             Reply::Drop => "dropped".into(),
         };
         let q = if req.query.is_empty() { "" } else { "?" };
-        eprintln!("fake-okta: {} {}{q}{} -> {status}", req.method, req.path, req.query);
+        eprintln!(
+            "fake-okta: {} {}{q}{} -> {status}",
+            req.method, req.path, req.query
+        );
     }
     reply
 }
 
-async fn respond(shared: &Shared, req: &Request, n: u64, bucket: Bucket, in_flight: usize) -> Reply {
+async fn respond(
+    shared: &Shared,
+    req: &Request,
+    n: u64,
+    bucket: Bucket,
+    in_flight: usize,
+) -> Reply {
     if let Some(delay) = shared.faults.delay() {
         tokio::time::sleep(delay).await;
     }
@@ -170,9 +184,11 @@ async fn respond(shared: &Shared, req: &Request, n: u64, bucket: Bucket, in_flig
             return finish(error(shared, n, 429, "E0000047", RATE), 0, 0, false);
         }
     }
+    // `SSWS <token>`; the space is optional because the official Python SDK (okta 3.x,
+    // configuration.py `authorization_mode + access_token`) sends `SSWS<token>`.
     let token_ok = req
         .header("authorization")
-        .and_then(|h| h.strip_prefix("SSWS "))
+        .and_then(|h| h.strip_prefix("SSWS"))
         .is_some_and(|t| t.trim() == shared.options.token);
     let verdict = shared
         .limits
@@ -334,7 +350,13 @@ struct Paging {
 }
 
 impl Paging {
-    fn new(shared: &Shared, req: &Request, base: &str, default: usize, max: usize) -> Result<Paging, String> {
+    fn new(
+        shared: &Shared,
+        req: &Request,
+        base: &str,
+        default: usize,
+        max: usize,
+    ) -> Result<Paging, String> {
         let mut params = req.query_pairs();
         let after = match params.iter().find(|(k, _)| k == "after") {
             Some((_, v)) if v.is_empty() => None,
@@ -367,18 +389,28 @@ impl Paging {
         if let Some(c) = cursor {
             q.push(format!("after={}", pct(c)));
         }
-        q.extend(self.params.iter().map(|(k, v)| format!("{}={}", pct(k), pct(v))));
+        q.extend(
+            self.params
+                .iter()
+                .map(|(k, v)| format!("{}={}", pct(k), pct(v))),
+        );
         format!("{origin}{}?{}", self.path, q.join("&"))
     }
 
     /// `Link` header values: self (with the request's cursor), and next when there is more.
     fn links(&self, salt: u64, next: Option<u64>, foreign: Option<String>) -> Vec<String> {
         let this = self.after.map(|s| encode_cursor(salt, s));
-        let mut links = vec![format!("<{}>; rel=\"self\"", self.url(&self.base, this.as_deref()))];
+        let mut links = vec![format!(
+            "<{}>; rel=\"self\"",
+            self.url(&self.base, this.as_deref())
+        )];
         if let Some(seq) = next {
             let origin = foreign.unwrap_or_else(|| self.base.clone());
             let cursor = encode_cursor(salt, seq);
-            links.push(format!("<{}>; rel=\"next\"", self.url(&origin, Some(&cursor))));
+            links.push(format!(
+                "<{}>; rel=\"next\"",
+                self.url(&origin, Some(&cursor))
+            ));
         }
         links
     }
@@ -386,7 +418,7 @@ impl Paging {
 
 /// One page of `items` (ascending `seq`), those with seq > `after` matching `keep`.
 /// Returns the page and, when more matching items follow, the cursor sequence for next.
-fn page<'a, T: 'a>(
+fn page<T>(
     items: impl Iterator<Item = (u64, T)>,
     paging: &Paging,
     mut keep: impl FnMut(&T) -> bool,
@@ -841,7 +873,11 @@ fn group_json(out: &mut String, g: &FakeGroup, base: &str) {
     out.push('"');
     ts_field(out, "created", Some(g.created));
     ts_field(out, "lastUpdated", Some(g.last_updated));
-    ts_field(out, "lastMembershipUpdated", Some(g.last_membership_updated));
+    ts_field(
+        out,
+        "lastMembershipUpdated",
+        Some(g.last_membership_updated),
+    );
     let app = g.group_type == GroupType::App;
     out.push_str(if app {
         ",\"objectClass\":[\"okta:windows_security_principal\"]"
@@ -865,7 +901,10 @@ fn group_json(out: &mut String, g: &FakeGroup, base: &str) {
             ",\"objectSid\":\"S-1-5-21-3623811015-3361044348-30300820-{sid}\",\"groupScope\":\"Global\""
         ));
         out.push_str(",\"dn\":");
-        push_json_str(out, &format!("CN={},OU=Groups,DC=corp,DC=example,DC=com", g.name));
+        push_json_str(
+            out,
+            &format!("CN={},OU=Groups,DC=corp,DC=example,DC=com", g.name),
+        );
         out.push_str(",\"windowsDomainQualifiedName\":");
         push_json_str(out, &format!("CORP\\{}", g.name));
         out.push_str(&format!(",\"externalId\":\"{}==\"", &g.id[3..]));
@@ -901,7 +940,9 @@ fn role_json(out: &mut String, r: &FakeRole, assignment: &str, assignee: &str, b
     out.push('"');
     let custom = r.role_type == "CUSTOM";
     if custom {
-        out.push_str(",\"resource-set\":\"iamcustomresourceset01\",\"role\":\"cr0customrole000001\"");
+        out.push_str(
+            ",\"resource-set\":\"iamcustomresourceset01\",\"role\":\"cr0customrole000001\"",
+        );
     }
     out.push_str(",\"_links\":{\"assignee\":{\"href\":");
     push_json_str(out, assignee);
@@ -948,13 +989,21 @@ fn factor_json(out: &mut String, u: &FakeUser, login: &str, f: &FakeFactor, base
     ts_field(out, "lastUpdated", Some(f.last_updated));
     let tail = (mix(u.seq) % 10_000) as u32;
     let profile = match f.factor_type.as_str() {
-        "push" => serde_json::json!({"credentialId": login, "deviceType": "SmartPhone_IPhone", "keys": [{"kty": "EC", "use": "sig", "kid": "default", "crv": "P-256"}], "name": "iPhone", "platform": "IOS", "version": "17.4"}),
+        "push" => {
+            serde_json::json!({"credentialId": login, "deviceType": "SmartPhone_IPhone", "keys": [{"kty": "EC", "use": "sig", "kid": "default", "crv": "P-256"}], "name": "iPhone", "platform": "IOS", "version": "17.4"})
+        }
         "token:software:totp" | "token:hardware" => serde_json::json!({"credentialId": login}),
         "sms" | "call" => serde_json::json!({"phoneNumber": format!("+1 XXX-XXX-{tail:04}")}),
-        "webauthn" => serde_json::json!({"credentialId": format!("cred-{}", &f.id[3..]), "authenticatorName": "YubiKey 5 NFC"}),
+        "webauthn" => {
+            serde_json::json!({"credentialId": format!("cred-{}", &f.id[3..]), "authenticatorName": "YubiKey 5 NFC"})
+        }
         "email" => serde_json::json!({"email": login}),
-        "question" => serde_json::json!({"question": "disliked_food", "questionText": "What is the food you least liked as a child?"}),
-        "signed_nonce" => serde_json::json!({"name": "MacBook Pro", "platform": "MACOS", "deviceType": "Laptop"}),
+        "question" => {
+            serde_json::json!({"question": "disliked_food", "questionText": "What is the food you least liked as a child?"})
+        }
+        "signed_nonce" => {
+            serde_json::json!({"name": "MacBook Pro", "platform": "MACOS", "deviceType": "Laptop"})
+        }
         _ => serde_json::json!({}),
     };
     out.push_str(",\"profile\":");
@@ -964,4 +1013,3 @@ fn factor_json(out: &mut String, u: &FakeUser, login: &str, f: &FakeFactor, base
         u.id, f.id, u.id
     ));
 }
-
