@@ -62,7 +62,9 @@ impl From<SyncError> for AppError {
             SyncError::Okta(e) => AppError::Okta(e),
             SyncError::Intake(e) => AppError::Intake(e),
             SyncError::State(e) => AppError::State(e),
-            SyncError::DeliveryStopped | SyncError::Interrupted => AppError::Other(error.to_string()),
+            SyncError::DeliveryStopped | SyncError::Interrupted => {
+                AppError::Other(error.to_string())
+            }
         }
     }
 }
@@ -153,7 +155,10 @@ pub async fn sync_once(
         let sink = sink(config, output, clock.clone())?;
         let state = match output {
             Some(_) => None,
-            None => Some(StateStore::open(&config.state_dir, config.okta_origin.as_str())?),
+            None => Some(StateStore::open(
+                &config.state_dir,
+                config.okta_origin.as_str(),
+            )?),
         };
         Ok::<_, AppError>((client, sink, state))
     })();

@@ -249,15 +249,21 @@ async fn okta_checks(config: &Config, clock: SharedClock, deadline: Deadline) ->
     )
     .await;
     let (reachable, token) = users_verdicts(&users, &host);
+    // Only a good token on a real Okta org makes the other reads meaningful: a login page
+    // answering 200 to every path would otherwise pass them all.
+    let usable = token.status == Status::Ok;
+    let why = if reachable.status == Status::Fail {
+        "not checked: Okta is not reachable"
+    } else {
+        "not checked: the token check did not pass"
+    };
     let mut checks = vec![reachable, token];
-    let Ok(users) = users else {
-        let why = if checks[0].status == Status::Ok {
-            "not checked: the token check did not pass"
-        } else {
-            "not checked: Okta is not reachable"
-        };
-        checks.extend(skip_all(&CHECK_NAMES[3..7], why));
-        return checks;
+    let users = match users {
+        Ok(users) if usable => users,
+        _ => {
+            checks.extend(skip_all(&CHECK_NAMES[3..7], why));
+            return checks;
+        }
     };
     let first_user = serde_json::from_slice::<Vec<IdOnly>>(&users.body)
         .ok()

@@ -10,6 +10,9 @@
 //! - [`mapping`]: pure Okta user + enrichment → OCSF 1.8.0 User Inventory Info event.
 //! - [`intake`]: batching, envelopes (`sekoia`, `ocsf`), delivery with retries, `--output`.
 //! - [`sync`]: one cycle: groups, members, roles, users, MFA → events → intake.
+//! - [`state`]: crash-safe cursors, snapshots and caches between cycles.
+//! - [`runtime`]: `run`, the scheduled loop with graceful shutdown.
+//! - [`check`]: the "Test connector" verdicts.
 //! - [`clock`] and [`backoff`]: injectable time and the one backoff schedule.
 
 pub mod app;
@@ -21,5 +24,6 @@ pub mod config;
 pub mod intake;
 pub mod mapping;
 pub mod okta;
+pub mod runtime;
 pub mod state;
 pub mod sync;

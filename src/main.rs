@@ -9,6 +9,8 @@ use okta_asset_connector::app::{self, AppError, Exit};
 use okta_asset_connector::check;
 use okta_asset_connector::cli::{Cli, Command};
 use okta_asset_connector::config::LogFormat;
+use okta_asset_connector::runtime;
+use okta_asset_connector::sync::Shutdown;
 use okta_asset_connector::sync::Summary;
 
 fn main() -> ExitCode {
@@ -69,11 +71,47 @@ fn main() -> ExitCode {
                 let report = check::run(&config, app::system_clock()).await;
                 print_check(&report, *json)
             }
-            Command::Run => fail(&AppError::Other(
-                "this command is not available in this build yet".into(),
-            )),
+            Command::Run => {
+                let (stop, shutdown) = Shutdown::channel();
+                tokio::spawn(forward_stop_signals(stop));
+                match runtime::run(&config, app::system_clock(), shutdown).await {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(error) => fail(&error),
+                }
+            }
         }
     })
+}
+
+/// SIGTERM or SIGINT asks the runtime to stop; a second one exits at once.
+async fn forward_stop_signals(stop: tokio::sync::watch::Sender<bool>) {
+    wait_for_signal().await;
+    tracing::info!("stop requested; finishing the batch in flight");
+    let _ = stop.send(true);
+    wait_for_signal().await;
+    tracing::warn!("second stop request: exiting now");
+    std::process::exit(130);
+}
+
+#[cfg(unix)]
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_for_signal() {
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 fn init_logging(format: LogFormat) {

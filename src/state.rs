@@ -366,7 +366,9 @@ impl StateStore {
             if let Some(assignees) = &commit.assignees {
                 tx.execute("DELETE FROM assignees", []).map_err(e)?;
                 let mut add = tx
-                    .prepare_cached("INSERT OR REPLACE INTO assignees(user_id, active) VALUES (?1, ?2)")
+                    .prepare_cached(
+                        "INSERT OR REPLACE INTO assignees(user_id, active) VALUES (?1, ?2)",
+                    )
                     .map_err(e)?;
                 for (id, active) in assignees {
                     add.execute(params![id, active]).map_err(e)?;

@@ -518,6 +518,14 @@ async fn auth_forbidden_and_not_found() {
     assert_eq!(bad.body["errorCauses"], serde_json::json!([]));
     let none = client().get(&url).send().await.unwrap();
     assert_eq!(none.status().as_u16(), 401);
+    // The official Python SDK (okta 3.x) sends `SSWS<token>` without the space.
+    let glued = client()
+        .get(&url)
+        .header("Authorization", format!("SSWS{}", okta.token()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(glued.status().as_u16(), 200);
     okta.set_forbidden(Bucket::UserById, true);
     let id = okta.with_org(|o| o.users()[0].id.clone());
     let r = get(&okta, &format!("/api/v1/users/{id}/factors")).await;

@@ -231,8 +231,13 @@ async fn output_file_holds_exactly_the_bodies_that_would_be_posted() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("events.json");
     let config = config(&okta, None, |raw| raw.batch_size = Some(100));
-    let (summary, result) =
-        app::sync_once(&config, Some(path.to_str().unwrap()), true, Arc::new(SystemClock)).await;
+    let (summary, result) = app::sync_once(
+        &config,
+        Some(path.to_str().unwrap()),
+        true,
+        Arc::new(SystemClock),
+    )
+    .await;
     result.unwrap();
     assert_eq!(summary.unwrap().batches, 3);
     let text = std::fs::read_to_string(&path).unwrap();

@@ -46,7 +46,10 @@ fn differences(path: &str, a: &Value, b: &Value, out: &mut Vec<String>) {
     match (a, b) {
         (Value::Object(x), Value::Object(y)) => {
             for key in x.keys().chain(y.keys().filter(|k| !x.contains_key(*k))) {
-                let (va, vb) = (x.get(key).unwrap_or(&Value::Null), y.get(key).unwrap_or(&Value::Null));
+                let (va, vb) = (
+                    x.get(key).unwrap_or(&Value::Null),
+                    y.get(key).unwrap_or(&Value::Null),
+                );
                 differences(&format!("{path}.{key}"), va, vb, out);
             }
         }
@@ -66,11 +69,21 @@ fn is_deleted(event: &Value) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn incremental_cycles_converge_to_what_a_full_sync_sends() {
-    let okta = FakeOkta::start(Org::generate(&OrgSpec::small(800, 30, 5)), FakeOptions::default()).await;
+    let okta = FakeOkta::start(
+        Org::generate(&OrgSpec::small(800, 30, 5)),
+        FakeOptions::default(),
+    )
+    .await;
     let intake = FakeIntake::start(INTAKE_KEY).await;
     let state_dir = fresh_state_dir();
-    let config = config(&okta, Some(&intake), |raw| raw.state_dir = Some(state_dir.clone()));
-    assert_eq!(sync(&config, false).await.kind, "full", "the first cycle is a full sync");
+    let config = config(&okta, Some(&intake), |raw| {
+        raw.state_dir = Some(state_dir.clone())
+    });
+    assert_eq!(
+        sync(&config, false).await.kind,
+        "full",
+        "the first cycle is a full sync"
+    );
 
     // A series of mutations, each in its own incremental cycle or together.
     let deleted = okta.with_org(|org| {
@@ -108,7 +121,13 @@ async fn incremental_cycles_converge_to_what_a_full_sync_sends() {
     // A second wave after the first incremental cycle.
     okta.with_org(|org| {
         let users: Vec<String> = org.users().iter().map(|u| u.id.clone()).collect();
-        let group = org.groups().iter().find(|g| g.group_type.as_str() == "OKTA_GROUP").unwrap().id.clone();
+        let group = org
+            .groups()
+            .iter()
+            .find(|g| g.group_type.as_str() == "OKTA_GROUP")
+            .unwrap()
+            .id
+            .clone();
         org.remove_member(&group, &users[5]);
         org.update_user_profile(&users[8], "department", "Moved");
     });
@@ -122,14 +141,23 @@ async fn incremental_cycles_converge_to_what_a_full_sync_sends() {
     let incremental = latest(&intake);
     let expected = latest(&reference);
     for (id, event) in &expected {
-        let got = incremental.get(id).unwrap_or_else(|| panic!("user {id} never reached the intake"));
+        let got = incremental
+            .get(id)
+            .unwrap_or_else(|| panic!("user {id} never reached the intake"));
         let mut diff = Vec::new();
         differences("", got, event, &mut diff);
-        assert!(diff.is_empty(), "user {id}: incremental state differs from a full sync:\n{}", diff.join("\n"));
+        assert!(
+            diff.is_empty(),
+            "user {id}: incremental state differs from a full sync:\n{}",
+            diff.join("\n")
+        );
     }
     for (id, event) in &incremental {
         if !expected.contains_key(id) {
-            assert!(is_deleted(event), "user {id} is gone from Okta but was not sent as deleted");
+            assert!(
+                is_deleted(event),
+                "user {id} is gone from Okta but was not sent as deleted"
+            );
             assert_eq!(id, &deleted);
         }
     }
@@ -137,40 +165,64 @@ async fn incremental_cycles_converge_to_what_a_full_sync_sends() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_membership_change_alone_is_sent_by_the_next_incremental_cycle() {
-    let okta = FakeOkta::start(Org::generate(&OrgSpec::small(300, 12, 9)), FakeOptions::default()).await;
+    let okta = FakeOkta::start(
+        Org::generate(&OrgSpec::small(300, 12, 9)),
+        FakeOptions::default(),
+    )
+    .await;
     let intake = FakeIntake::start(INTAKE_KEY).await;
     let state_dir = fresh_state_dir();
-    let config = config(&okta, Some(&intake), |raw| raw.state_dir = Some(state_dir.clone()));
+    let config = config(&okta, Some(&intake), |raw| {
+        raw.state_dir = Some(state_dir.clone())
+    });
     sync(&config, false).await;
 
     let (group, user, last_updated_before) = okta.with_org(|org| {
-        let group = org.groups().iter().find(|g| g.group_type.as_str() == "OKTA_GROUP").unwrap().id.clone();
+        let group = org
+            .groups()
+            .iter()
+            .find(|g| g.group_type.as_str() == "OKTA_GROUP")
+            .unwrap()
+            .id
+            .clone();
         let members: Vec<&str> = org.members_of(&group);
-        let user = org.users().iter().find(|u| !members.contains(&u.id.as_str())).unwrap();
+        let user = org
+            .users()
+            .iter()
+            .find(|u| !members.contains(&u.id.as_str()))
+            .unwrap();
         (group, user.id.clone(), user.last_updated)
     });
     okta.with_org(|org| assert!(org.add_member(&group, &user)));
-    assert_eq!(okta.with_org(|org| org.user(&user).unwrap().last_updated), last_updated_before);
+    assert_eq!(
+        okta.with_org(|org| org.user(&user).unwrap().last_updated),
+        last_updated_before
+    );
 
     let before = intake.items_by_user()[&user].len();
     let summary = sync(&config, false).await;
     assert_eq!(summary.kind, "incremental");
     let events = &intake.items_by_user()[&user];
     assert_eq!(events.len(), before + 1, "the user was sent again");
-    let groups: Vec<&str> = events
-        .last()
-        .unwrap()["user"]["groups"]
+    let groups: Vec<&str> = events.last().unwrap()["user"]["groups"]
         .as_array()
         .unwrap()
         .iter()
         .map(|g| g["uid"].as_str().unwrap())
         .collect();
-    assert!(groups.contains(&group.as_str()), "the new group is in the event");
+    assert!(
+        groups.contains(&group.as_str()),
+        "the new group is in the event"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_quiet_incremental_cycle_costs_a_handful_of_requests() {
-    let okta = FakeOkta::start(Org::generate(&OrgSpec::small(10_000, 100, 21)), FakeOptions::default()).await;
+    let okta = FakeOkta::start(
+        Org::generate(&OrgSpec::small(10_000, 100, 21)),
+        FakeOptions::default(),
+    )
+    .await;
     let intake = FakeIntake::start(INTAKE_KEY).await;
     let state_dir = fresh_state_dir();
     let config = config(&okta, Some(&intake), |raw| {
@@ -183,7 +235,18 @@ async fn a_quiet_incremental_cycle_costs_a_handful_of_requests() {
     let summary = sync(&config, false).await;
     assert_eq!(summary.kind, "incremental");
     let requests = okta.counters().total;
-    eprintln!("quiet incremental cycle on 10,000 users: {requests} Okta requests {:?}", okta.counters().per_endpoint);
-    assert!(requests <= 10, "{requests} requests: {:?}", okta.counters().per_endpoint);
-    assert_eq!(intake.items().len(), delivered, "nothing changed, nothing sent");
+    eprintln!(
+        "quiet incremental cycle on 10,000 users: {requests} Okta requests {:?}",
+        okta.counters().per_endpoint
+    );
+    assert!(
+        requests <= 10,
+        "{requests} requests: {:?}",
+        okta.counters().per_endpoint
+    );
+    assert_eq!(
+        intake.items().len(),
+        delivered,
+        "nothing changed, nothing sent"
+    );
 }

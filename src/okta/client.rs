@@ -112,6 +112,21 @@ pub struct StatsSnapshot {
 }
 
 impl StatsSnapshot {
+    /// What happened between `earlier` and this snapshot (one cycle of a long-running client).
+    pub fn since(&self, earlier: &StatsSnapshot) -> StatsSnapshot {
+        StatsSnapshot {
+            requests: self
+                .requests
+                .iter()
+                .map(|(bucket, n)| (*bucket, n.saturating_sub(earlier.requests_in(*bucket))))
+                .collect(),
+            quota_429: self.quota_429.saturating_sub(earlier.quota_429),
+            concurrency_429: self.concurrency_429.saturating_sub(earlier.concurrency_429),
+            retries: self.retries.saturating_sub(earlier.retries),
+            rate_limit_wait: self.rate_limit_wait.saturating_sub(earlier.rate_limit_wait),
+        }
+    }
+
     pub fn total_requests(&self) -> u64 {
         self.requests.iter().map(|(_, n)| n).sum()
     }

@@ -44,7 +44,9 @@ impl Directory {
         };
         let mut pager = client.list_groups(None);
         while let Some(page) = pager.next_page().await? {
-            directory.listed_at.get_or_insert_with(|| client.server_time());
+            directory
+                .listed_at
+                .get_or_insert_with(|| client.server_time());
             warnings.add_skipped(page.skipped);
             for group in page.items {
                 directory.add_group(group);
@@ -98,14 +100,17 @@ impl Directory {
         match self.index_of.get(&info.uid) {
             Some(&index) => {
                 let known = &mut self.groups[index as usize];
-                let changed = known.name != info.name || known.desc != info.desc || known.group_type != info.group_type;
+                let changed = known.name != info.name
+                    || known.desc != info.desc
+                    || known.group_type != info.group_type;
                 known.name = info.name;
                 known.desc = info.desc;
                 known.group_type = info.group_type;
                 changed
             }
             None => {
-                self.index_of.insert(info.uid.clone(), self.groups.len() as u32);
+                self.index_of
+                    .insert(info.uid.clone(), self.groups.len() as u32);
                 self.groups.push(info);
                 true
             }
@@ -113,7 +118,11 @@ impl Directory {
     }
 
     /// Replaces a group's member list; returns the users who joined and who left.
-    pub fn replace_members(&mut self, group_id: &str, members: Vec<String>) -> (Vec<String>, Vec<String>) {
+    pub fn replace_members(
+        &mut self,
+        group_id: &str,
+        members: Vec<String>,
+    ) -> (Vec<String>, Vec<String>) {
         let Some(&index) = self.index_of.get(group_id) else {
             return (Vec::new(), Vec::new());
         };
@@ -188,7 +197,6 @@ impl Directory {
             })
             .collect()
     }
-
 
     async fn collect_members(
         &mut self,
@@ -268,7 +276,8 @@ impl Directory {
             .get(user_id)
             .map(Vec::as_slice)
             .unwrap_or(&[]);
-        let mut groups: Vec<&GroupInfo> = indices.iter().map(|&i| &self.groups[i as usize]).collect();
+        let mut groups: Vec<&GroupInfo> =
+            indices.iter().map(|&i| &self.groups[i as usize]).collect();
         // A stable order, whatever order the memberships were read in: the same user gives
         // the same event (and `metadata.uid`) from a full or an incremental cycle.
         groups.sort_unstable_by(|a, b| a.uid.cmp(&b.uid));

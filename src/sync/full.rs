@@ -6,7 +6,10 @@ use std::collections::{HashMap, HashSet};
 
 use jiff::Timestamp;
 
-use super::{map_context, stream_users, Admins, Cycle, Directory, Emitter, Enricher, MfaReader, Summary, SyncError, Warnings};
+use super::{
+    map_context, stream_users, Admins, Cycle, Directory, Emitter, Enricher, MfaReader, Summary,
+    SyncError, Warnings,
+};
 use crate::intake::Sink;
 use crate::okta::endpoints::expr;
 use crate::state::{Commit, Cursors, StateStore};
@@ -21,13 +24,16 @@ pub(crate) async fn run(
     let started_at = cycle.clock.now();
     let options = cycle.options;
     let client = cycle.client;
-    let (directory, admins) = tokio::join!(Directory::collect(client, options.max_parallel, warnings), async {
-        if options.enrich_roles {
-            Admins::collect(client, options.max_parallel, warnings).await
-        } else {
-            Admins::unknown()
+    let (directory, admins) = tokio::join!(
+        Directory::collect(client, options.max_parallel, warnings),
+        async {
+            if options.enrich_roles {
+                Admins::collect(client, options.max_parallel, warnings).await
+            } else {
+                Admins::unknown()
+            }
         }
-    });
+    );
     let mut directory = directory?;
     for (group_id, labels) in admins.group_privileges() {
         directory.set_privileges(group_id, labels.iter().cloned().collect());
@@ -98,7 +104,8 @@ async fn read_users(
             // An unreadable record is a user we did not see: it must not be called deleted.
             warnings.warn(
                 "deletions",
-                "some user records could not be read: hard-delete detection is skipped this cycle".into(),
+                "some user records could not be read: hard-delete detection is skipped this cycle"
+                    .into(),
             );
         } else {
             emit_hard_deletes(out, known, enrich.context).await?;
@@ -108,7 +115,11 @@ async fn read_users(
 }
 
 fn skipped_records(warnings: &Warnings) -> u64 {
-    warnings.counts().get("skipped_records").copied().unwrap_or(0)
+    warnings
+        .counts()
+        .get("skipped_records")
+        .copied()
+        .unwrap_or(0)
 }
 
 /// Users known from the previous full sync and absent now were hard-deleted in Okta: each is

@@ -20,7 +20,10 @@ use std::collections::{BTreeSet, HashSet};
 
 use jiff::{SignedDuration, Timestamp};
 
-use super::{map_context, stream_users, Admins, Cycle, Directory, Emitter, Enricher, MfaReader, Summary, SyncError, Warnings, OVERLAP};
+use super::{
+    map_context, stream_users, Admins, Cycle, Directory, Emitter, Enricher, MfaReader, Summary,
+    SyncError, Warnings, OVERLAP,
+};
 use crate::intake::Sink;
 use crate::okta::endpoints::expr;
 use crate::okta::OktaError;
@@ -51,8 +54,18 @@ pub(crate) async fn run(
 
     let previous_assignees = state.assignees()?;
     let admins = if options.enrich_roles {
-        let role_groups = directory.privileged_groups().map(|g| g.uid.clone()).collect();
-        let admins = Admins::refresh(client, &previous_assignees, role_groups, options.max_parallel, warnings).await;
+        let role_groups = directory
+            .privileged_groups()
+            .map(|g| g.uid.clone())
+            .collect();
+        let admins = Admins::refresh(
+            client,
+            &previous_assignees,
+            role_groups,
+            options.max_parallel,
+            warnings,
+        )
+        .await;
         for (group_id, labels) in admins.group_privileges() {
             if directory.set_privileges(group_id, labels.iter().cloned().collect()) {
                 affected.extend(directory.members_of(group_id));
@@ -140,7 +153,9 @@ async fn read_group_changes(
     let filter = expr::groups_changed_since(since);
     let mut pager = client.list_groups(Some(&filter));
     while let Some(page) = pager.next_page().await? {
-        changes.listed_at.get_or_insert_with(|| client.server_time());
+        changes
+            .listed_at
+            .get_or_insert_with(|| client.server_time());
         warnings.add_skipped(page.skipped);
         for group in page.items {
             if cycle.shutdown.requested() {
@@ -151,7 +166,10 @@ async fn read_group_changes(
             if skipped > 0 {
                 // An unreadable member record would look like a departure: keep the stored list.
                 warnings.add_skipped(skipped);
-                warnings.warn("group_members", format!("members of group {id} partly unreadable; keeping the previous list"));
+                warnings.warn(
+                    "group_members",
+                    format!("members of group {id} partly unreadable; keeping the previous list"),
+                );
                 continue;
             }
             let renamed = directory.upsert_group(group);
@@ -184,7 +202,11 @@ async fn send_users(
     // De-duplicate the overlap window: a user already delivered with this very `lastUpdated`
     // is sent again only when something else about it changed.
     let unchanged = |user: &crate::okta::model::User| {
-        let delivered = state.user(&user.id).ok().flatten().and_then(|known| known.last_updated);
+        let delivered = state
+            .user(&user.id)
+            .ok()
+            .flatten()
+            .and_then(|known| known.last_updated);
         delivered.is_some() && delivered == user.last_updated.map(Timestamp::as_millisecond)
     };
     let listed_at = stream_users(
@@ -198,15 +220,34 @@ async fn send_users(
     .await?;
 
     let sent: HashSet<String> = out.record.users.iter().map(|(id, _)| id.clone()).collect();
-    let remaining: Vec<&str> = affected.iter().map(String::as_str).filter(|id| !sent.contains(*id)).collect();
+    let remaining: Vec<&str> = affected
+        .iter()
+        .map(String::as_str)
+        .filter(|id| !sent.contains(*id))
+        .collect();
     for chunk in remaining.chunks(IDS_PER_SEARCH) {
         let before = out.record.users.len();
         // Their record did not change: reuse the MFA status delivered last time.
         let cached = |user: &crate::okta::model::User| {
-            state.user(&user.id).ok().flatten().map(|known| known.has_mfa)
+            state
+                .user(&user.id)
+                .ok()
+                .flatten()
+                .map(|known| known.has_mfa)
         };
-        stream_users(cycle, enrich, out, &expr::ids(chunk), |user| chunk.contains(&user.id.as_str()), cached).await?;
-        let found: HashSet<String> = out.record.users[before..].iter().map(|(id, _)| id.clone()).collect();
+        stream_users(
+            cycle,
+            enrich,
+            out,
+            &expr::ids(chunk),
+            |user| chunk.contains(&user.id.as_str()),
+            cached,
+        )
+        .await?;
+        let found: HashSet<String> = out.record.users[before..]
+            .iter()
+            .map(|(id, _)| id.clone())
+            .collect();
         for id in chunk.iter().filter(|id| !found.contains(**id)) {
             send_if_deleted(cycle, enrich, out, state, id).await?;
         }
@@ -227,7 +268,10 @@ async fn send_if_deleted(
     let known = state.user(id)?;
     match cycle.client.get_user(id).await {
         Err(OktaError::Api(api)) if api.status == 404 => match known {
-            Some(known) => out.push_deleted(id, known.login.as_deref(), enrich.context).await,
+            Some(known) => {
+                out.push_deleted(id, known.login.as_deref(), enrich.context)
+                    .await
+            }
             None => Ok(()),
         },
         Ok(user) => {
@@ -236,7 +280,9 @@ async fn send_if_deleted(
                 Some(has_mfa) => vec![has_mfa],
                 None => enrich.factors(std::slice::from_ref(&user), |_| true).await,
             };
-            enrich.emit_page(std::slice::from_ref(&user), mfa, out).await
+            enrich
+                .emit_page(std::slice::from_ref(&user), mfa, out)
+                .await
         }
         Err(error) => Err(error.into()),
     }

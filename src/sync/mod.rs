@@ -181,6 +181,7 @@ pub async fn run_cycle(
     force_full: bool,
 ) -> (Summary, Result<Sink, SyncError>) {
     let started = Instant::now();
+    let stats_before = cycle.client.stats();
     let warnings = Warnings::default();
     let kind = match &state {
         Some(state) => match choose_kind(state, cycle, force_full) {
@@ -200,20 +201,31 @@ pub async fn run_cycle(
             incremental::run(cycle, sink, state, &warnings, &mut summary).await
         }
     };
-    summary.finish(cycle.client.stats(), &warnings, started.elapsed());
+    summary.finish(
+        cycle.client.stats().since(&stats_before),
+        &warnings,
+        started.elapsed(),
+    );
     (summary, result)
 }
 
-fn choose_kind(state: &StateStore, cycle: &Cycle<'_>, force_full: bool) -> Result<CycleKind, StateError> {
+fn choose_kind(
+    state: &StateStore,
+    cycle: &Cycle<'_>,
+    force_full: bool,
+) -> Result<CycleKind, StateError> {
     if force_full {
         return Ok(CycleKind::Full);
     }
     let cursors = state.cursors()?;
-    let (Some(_), Some(_), Some(last_full)) = (cursors.users, cursors.groups, cursors.last_full_sync) else {
+    let (Some(_), Some(_), Some(last_full)) =
+        (cursors.users, cursors.groups, cursors.last_full_sync)
+    else {
         return Ok(CycleKind::Full);
     };
     let age = cycle.clock.now().duration_since(last_full);
-    let interval = jiff::SignedDuration::try_from(cycle.options.full_sync_interval).unwrap_or(jiff::SignedDuration::MAX);
+    let interval = jiff::SignedDuration::try_from(cycle.options.full_sync_interval)
+        .unwrap_or(jiff::SignedDuration::MAX);
     Ok(if age >= interval {
         CycleKind::Full
     } else {
@@ -261,7 +273,8 @@ impl Enricher<'_> {
         }
         let wanted: Vec<usize> = (0..users.len()).filter(|&i| fetch(&users[i])).collect();
         let answers = roles::run_bounded(wanted.into_iter(), self.max_parallel, |i| {
-            let (client, mfa, warnings) = (self.client.clone(), self.mfa.clone(), self.warnings.clone());
+            let (client, mfa, warnings) =
+                (self.client.clone(), self.mfa.clone(), self.warnings.clone());
             let user_id = users[i].id.clone();
             async move { (i, mfa.has_mfa(&client, &user_id, &warnings).await) }
         })
@@ -273,7 +286,8 @@ impl Enricher<'_> {
     }
 
     fn is_admin(&self, user: &User) -> Option<bool> {
-        self.admins.is_admin(&user.id, self.directory.known_groups_of(&user.id))
+        self.admins
+            .is_admin(&user.id, self.directory.known_groups_of(&user.id))
     }
 
     fn event_bytes(&self, user: &User, is_admin: Option<bool>, has_mfa: Option<bool>) -> Vec<u8> {
@@ -294,6 +308,11 @@ impl Enricher<'_> {
         out: &mut Emitter<'_>,
     ) -> Result<(), SyncError> {
         for (user, has_mfa) in users.iter().zip(mfa) {
+            if !mapping::is_mappable(user) {
+                // No id to key an asset on: counted like any unreadable record.
+                self.warnings.add_skipped(1);
+                continue;
+            }
             let is_admin = self.is_admin(user);
             out.summary.count_user(user, is_admin, has_mfa);
             out.push(self.event_bytes(user, is_admin, has_mfa)).await?;
@@ -325,10 +344,6 @@ impl<'a> Emitter<'a> {
         }
     }
 
-    fn format(&self) -> Format {
-        self.delivery.format
-    }
-
     async fn push(&mut self, event: Vec<u8>) -> Result<(), SyncError> {
         if let Some(batch) = self.batcher.push(event) {
             self.delivery.send(batch).await?;
@@ -338,8 +353,14 @@ impl<'a> Emitter<'a> {
     }
 
     /// Queues the event of a hard-deleted user.
-    async fn push_deleted(&mut self, user_id: &str, login: Option<&str>, context: &MapContext) -> Result<(), SyncError> {
-        let event = mapping::map_deleted_user(user_id, login, context.collected_at, context).to_json_bytes();
+    async fn push_deleted(
+        &mut self,
+        user_id: &str,
+        login: Option<&str>,
+        context: &MapContext,
+    ) -> Result<(), SyncError> {
+        let event = mapping::map_deleted_user(user_id, login, context.collected_at, context)
+            .to_json_bytes();
         self.push(event).await?;
         self.summary.deleted += 1;
         self.record.deleted.push(user_id.to_string());
@@ -361,7 +382,10 @@ impl<'a> Emitter<'a> {
     /// Flushes the last batch and waits for every batch to be acknowledged. `streamed` is the
     /// outcome of reading Okta: a delivery error explains a stopped stream better than the
     /// stream's own error.
-    async fn finish(mut self, streamed: Result<(), SyncError>) -> Result<(Sink, CycleRecord), SyncError> {
+    async fn finish(
+        mut self,
+        streamed: Result<(), SyncError>,
+    ) -> Result<(Sink, CycleRecord), SyncError> {
         let mut streamed = streamed;
         if streamed.is_ok() {
             if let Some(batch) = self.batcher.flush() {
@@ -420,7 +444,9 @@ struct Progress {
 
 impl Progress {
     fn new() -> Progress {
-        Progress { last: Instant::now() }
+        Progress {
+            last: Instant::now(),
+        }
     }
 
     fn tick(&mut self, users: u64) {
@@ -482,7 +508,9 @@ impl Delivery {
         self.batches = None;
         match self.task.await {
             Ok((sink, Ok(delivered), batches)) => (Ok(sink), delivered, batches),
-            Ok((_, Err(error), batches)) => (Err(SyncError::Intake(error)), Delivered::default(), batches),
+            Ok((_, Err(error), batches)) => {
+                (Err(SyncError::Intake(error)), Delivered::default(), batches)
+            }
             Err(join_error) => std::panic::resume_unwind(join_error.into_panic()),
         }
     }

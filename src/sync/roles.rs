@@ -43,8 +43,12 @@ impl Admins {
             known: true,
             ..Admins::default()
         };
-        let role_groups = admins.read_user_roles(client, assignees, max_parallel, warnings).await;
-        admins.read_group_roles(client, role_groups, max_parallel, warnings).await;
+        let role_groups = admins
+            .read_user_roles(client, assignees, max_parallel, warnings)
+            .await;
+        admins
+            .read_group_roles(client, role_groups, max_parallel, warnings)
+            .await;
         admins
     }
 
@@ -65,7 +69,10 @@ impl Admins {
         let current = match list_assignees(client, warnings).await {
             Some(current) => current,
             None => {
-                admins.assignees = previous.iter().map(|(id, active)| (id.as_str().into(), Some(*active))).collect();
+                admins.assignees = previous
+                    .iter()
+                    .map(|(id, active)| (id.as_str().into(), Some(*active)))
+                    .collect();
                 // Group privileges are kept by the caller's directory.
                 return admins;
             }
@@ -80,8 +87,14 @@ impl Admins {
             }
         }
         let mut groups = role_groups;
-        groups.extend(admins.read_user_roles(client, new, max_parallel, warnings).await);
-        admins.read_group_roles(client, groups, max_parallel, warnings).await;
+        groups.extend(
+            admins
+                .read_user_roles(client, new, max_parallel, warnings)
+                .await,
+        );
+        admins
+            .read_group_roles(client, groups, max_parallel, warnings)
+            .await;
         admins
     }
 
@@ -105,12 +118,22 @@ impl Admins {
         for (user_id, roles) in results {
             match roles {
                 Ok(roles) => {
-                    let active: Vec<&RoleAssignment> = roles.iter().filter(|r| r.is_active()).collect();
-                    role_groups.extend(active.iter().filter_map(|r| r.assignee_group_id()).map(str::to_string));
-                    self.assignees.insert(user_id.into_boxed_str(), Some(!active.is_empty()));
+                    let active: Vec<&RoleAssignment> =
+                        roles.iter().filter(|r| r.is_active()).collect();
+                    role_groups.extend(
+                        active
+                            .iter()
+                            .filter_map(|r| r.assignee_group_id())
+                            .map(str::to_string),
+                    );
+                    self.assignees
+                        .insert(user_id.into_boxed_str(), Some(!active.is_empty()));
                 }
                 Err(error) => {
-                    warnings.warn("roles", format!("cannot read the roles of user {user_id}: {error}"));
+                    warnings.warn(
+                        "roles",
+                        format!("cannot read the roles of user {user_id}: {error}"),
+                    );
                     self.assignees.insert(user_id.into_boxed_str(), None);
                 }
             }
@@ -143,14 +166,21 @@ impl Admins {
                         .collect();
                     self.group_privileges.insert(group_id, labels);
                 }
-                Err(error) => warnings.warn("roles", format!("cannot read the roles of group {group_id}: {error}")),
+                Err(error) => warnings.warn(
+                    "roles",
+                    format!("cannot read the roles of group {group_id}: {error}"),
+                ),
             }
         }
     }
 
     /// Admin status of a user given the groups they belong to (whose privileges come from
     /// the directory, which keeps them across cycles): `None` when unknown.
-    pub fn is_admin<'a>(&self, user_id: &str, mut groups: impl Iterator<Item = &'a GroupInfo>) -> Option<bool> {
+    pub fn is_admin<'a>(
+        &self,
+        user_id: &str,
+        mut groups: impl Iterator<Item = &'a GroupInfo>,
+    ) -> Option<bool> {
         if !self.known {
             return None;
         }

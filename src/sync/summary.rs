@@ -111,7 +111,11 @@ impl fmt::Display for Summary {
         writeln!(f, "{} sync finished in {:.1} s", self.kind, self.duration_s)?;
         writeln!(f, "  users        {} ({})", self.users, statuses.join(", "))?;
         if self.deleted > 0 {
-            writeln!(f, "  deleted      {} (hard-deleted in Okta, sent once as deleted)", self.deleted)?;
+            writeln!(
+                f,
+                "  deleted      {} (hard-deleted in Okta, sent once as deleted)",
+                self.deleted
+            )?;
         }
         writeln!(
             f,
