@@ -29,6 +29,9 @@ struct Args {
     /// Seed of the generated org (same seed, same org).
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Do not read MFA factors (as `--no-mfa` of the connector).
+    #[arg(long)]
+    no_mfa: bool,
 }
 
 #[tokio::main]
@@ -47,15 +50,20 @@ async fn main() -> anyhow::Result<()> {
         intake.url()
     );
 
-    let config = config(&okta, Some(&intake), |_| {});
+    let config = config(&okta, Some(&intake), |raw| {
+        if args.no_mfa {
+            raw.enrich_mfa = Some(false);
+        }
+    });
     let (summary, result) = app::sync_once(&config, None, true, Arc::new(SystemClock)).await;
     if let Some(summary) = &summary {
         println!("{summary}");
     }
     result?;
 
-    let minimum = okta.with_org(|org| support::connector::bulk_minimum(org, true, true));
-    let per_user = okta.with_org(|org| support::connector::per_user_requests(org, true));
+    let mfa = !args.no_mfa;
+    let minimum = okta.with_org(|org| support::connector::bulk_minimum(org, mfa, true));
+    let per_user = okta.with_org(|org| support::connector::per_user_requests(org, mfa));
     println!(
         "\nOkta requests: {} (bulk minimum {minimum}; a one-call-per-user connector would need about {per_user})",
         okta.counters().total

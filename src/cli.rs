@@ -39,13 +39,15 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Run one full sync cycle, then exit.
+    /// Run one cycle, then exit: incremental when the state allows it, full on the first run,
+    /// with --full, or when the last full sync is older than full_sync_interval.
     Sync {
-        /// Full reconciliation (the only mode of a one-shot sync today; kept for scripts).
+        /// Force a full reconciliation (all users, groups, roles; hard-delete detection).
         #[arg(long)]
         full: bool,
         /// Write the bodies that would be posted to FILE ("-" for stdout) instead of posting;
-        /// no intake settings are needed then.
+        /// no intake settings are needed then. Always a full sync; the state is neither read
+        /// nor written.
         #[arg(long, value_name = "FILE|-")]
         output: Option<String>,
     },

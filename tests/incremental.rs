@@ -3,14 +3,13 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use okta_asset_connector::app;
 use okta_asset_connector::clock::SystemClock;
 use okta_asset_connector::config::Config;
 use serde_json::Value;
-use support::connector::{config, fresh_state_dir, INTAKE_KEY};
+use support::connector::{config, fresh_state_dir, latest_events, INTAKE_KEY};
 use support::fake_intake::FakeIntake;
 use support::fake_okta::{FakeOkta, FakeOptions, Org, OrgSpec};
 
@@ -18,27 +17,6 @@ async fn sync(config: &Config, full: bool) -> okta_asset_connector::sync::Summar
     let (summary, result) = app::sync_once(config, None, full, Arc::new(SystemClock)).await;
     result.expect("cycle succeeds");
     summary.expect("a summary")
-}
-
-/// The latest event per user, without the fields that only say when it was collected.
-fn latest(intake: &FakeIntake) -> BTreeMap<String, Value> {
-    intake
-        .items_by_user()
-        .into_iter()
-        .map(|(id, mut events)| {
-            let mut event = events.pop().expect("at least one event");
-            strip_collection_time(&mut event);
-            (id, event)
-        })
-        .collect()
-}
-
-fn strip_collection_time(event: &mut Value) {
-    let object = event.as_object_mut().unwrap();
-    object.remove("time");
-    if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
-        metadata.remove("logged_time");
-    }
 }
 
 /// Paths where two JSON values differ, for readable failures.
@@ -138,8 +116,8 @@ async fn incremental_cycles_converge_to_what_a_full_sync_sends() {
     let fresh = support::connector::config(&okta, Some(&reference), |_| {});
     sync(&fresh, true).await;
 
-    let incremental = latest(&intake);
-    let expected = latest(&reference);
+    let incremental = latest_events(&intake);
+    let expected = latest_events(&reference);
     for (id, event) in &expected {
         let got = incremental
             .get(id)

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use okta_asset_connector::app;
 use okta_asset_connector::clock::SystemClock;
 use serde_json::Value;
-use support::connector::{fresh_state_dir, INTAKE_KEY};
+use support::connector::{fresh_state_dir, latest_events, INTAKE_KEY};
 use support::fake_intake::FakeIntake;
 use support::fake_okta::{FakeOkta, FakeOptions, Org, OrgSpec};
 
@@ -62,24 +62,6 @@ fn spawn_run(okta: &FakeOkta, intake: &FakeIntake, state_dir: &Path, extra: &[&s
         .expect("the connector binary starts")
 }
 
-/// Latest event per user without the collection-time fields.
-fn latest(intake: &FakeIntake) -> BTreeMap<String, Value> {
-    intake
-        .items_by_user()
-        .into_iter()
-        .map(|(id, mut events)| {
-            let mut event = events.pop().unwrap();
-            let object = event.as_object_mut().unwrap();
-            object.remove("time");
-            object["metadata"]
-                .as_object_mut()
-                .unwrap()
-                .remove("logged_time");
-            (id, event)
-        })
-        .collect()
-}
-
 /// What a fresh full sync of the org sends now.
 async fn reference(okta: &FakeOkta) -> BTreeMap<String, Value> {
     let intake = FakeIntake::start(INTAKE_KEY).await;
@@ -87,12 +69,12 @@ async fn reference(okta: &FakeOkta) -> BTreeMap<String, Value> {
         support::connector::config(okta, Some(&intake), |raw| raw.enrich_mfa = Some(false));
     let (_, result) = app::sync_once(&config, None, true, Arc::new(SystemClock)).await;
     result.unwrap();
-    latest(&intake)
+    latest_events(&intake)
 }
 
 /// True when the intake's latest state equals `expected` (deleted users aside).
 fn converged(intake: &FakeIntake, expected: &BTreeMap<String, Value>) -> bool {
-    let got = latest(intake);
+    let got = latest_events(intake);
     expected
         .iter()
         .all(|(id, event)| got.get(id) == Some(event))

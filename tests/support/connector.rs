@@ -1,7 +1,10 @@
 //! Wiring the real connector to the fakes: a validated configuration for a fake tenant and a
 //! fake intake, and the arithmetic of the bulk minimum (BRIEF §11).
 
+use std::collections::BTreeMap;
+
 use okta_asset_connector::config::{Config, Needs, RawConfig};
+use serde_json::Value;
 
 use super::fake_intake::FakeIntake;
 use super::fake_okta::{FakeOkta, Org};
@@ -78,4 +81,22 @@ pub fn per_user_requests(org: &Org, mfa: bool) -> u64 {
     let user_pages = (org.users().len().div_ceil(200)).max(1) as u64;
     // groups + roles (+ factors) per user, and the roles of each of the user's groups.
     user_pages + users * if mfa { 3 } else { 2 } + memberships
+}
+
+/// What the intake holds now: the latest event per user, without the fields that only say
+/// when it was collected (so a full and an incremental cycle can be compared).
+pub fn latest_events(intake: &FakeIntake) -> BTreeMap<String, Value> {
+    intake
+        .items_by_user()
+        .into_iter()
+        .filter_map(|(id, mut events)| {
+            let mut event = events.pop()?;
+            let object = event.as_object_mut()?;
+            object.remove("time");
+            if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+                metadata.remove("logged_time");
+            }
+            Some((id, event))
+        })
+        .collect()
 }
