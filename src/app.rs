@@ -62,7 +62,7 @@ impl From<SyncError> for AppError {
             SyncError::Okta(e) => AppError::Okta(e),
             SyncError::Intake(e) => AppError::Intake(e),
             SyncError::State(e) => AppError::State(e),
-            SyncError::DeliveryStopped | SyncError::Interrupted => {
+            SyncError::DeliveryStopped | SyncError::Interrupted | SyncError::Spool(_) => {
                 AppError::Other(error.to_string())
             }
         }

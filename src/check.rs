@@ -242,16 +242,41 @@ async fn okta_checks(config: &Config, clock: SharedClock, deadline: Deadline) ->
         }
     };
 
+    // OAuth: get the access token first; its answer says which scopes the app holds.
+    let grant = tokio::time::timeout(deadline.next_request(), client.oauth_grant())
+        .await
+        .unwrap_or_else(|_| {
+            Some(Err(OktaError::Transport {
+                url: String::new(),
+                detail: "timed out".into(),
+            }))
+        });
+    let grant = match grant {
+        None => None,
+        Some(Ok(grant)) => Some(grant),
+        Some(Err(error)) => {
+            let mut checks = oauth_failure(&host, &error);
+            checks.extend(skip_all(
+                &CHECK_NAMES[3..7],
+                "not checked: the token check did not pass",
+            ));
+            return checks;
+        }
+    };
+
     // Users: proves the host is an Okta org, reachable, and that the token works.
     let users = bounded(
         deadline,
         client.get(client.url("/api/v1/users", &[("limit", "1")])),
     )
     .await;
-    let (reachable, token) = users_verdicts(&users, &host);
+    let (reachable, mut token) = users_verdicts(&users, &host);
+    if let Some(grant) = &grant {
+        token = oauth_token_verdict(token, grant);
+    }
     // Only a good token on a real Okta org makes the other reads meaningful: a login page
     // answering 200 to every path would otherwise pass them all.
-    let usable = token.status == Status::Ok;
+    let usable = matches!(token.status, Status::Ok | Status::Warn);
     let why = if reachable.status == Status::Fail {
         "not checked: Okta is not reachable"
     } else {
@@ -394,6 +419,88 @@ fn users_verdicts(result: &Result<Response, OktaError>, host: &str) -> (Check, C
     }
 }
 
+/// The `token` verdict with OAuth: which scopes the service app was granted, which are missing.
+fn oauth_token_verdict(token: Check, grant: &crate::okta::auth::Grant) -> Check {
+    let binding = if grant.dpop { "DPoP-bound " } else { "" };
+    let mut reason = format!(
+        "OAuth service app {}: {binding}access token issued with scopes {}",
+        grant.client_id,
+        grant.granted.join(" ")
+    );
+    if !grant.missing.is_empty() {
+        reason.push_str(&format!("; missing: {}", grant.missing.join(" ")));
+    }
+    match token.status {
+        Status::Ok if grant.missing.is_empty() => check("token", Status::Ok, format!("{reason}; users are readable"), ""),
+        Status::Ok => check(
+            "token",
+            Status::Warn,
+            format!("{reason} (the matching reads fail below)"),
+            format!(
+                "grant {} to the service app in the Okta admin console (Applications > the app > Okta API Scopes > Grant), and assign it the Read-Only Administrator role (Admin roles tab)",
+                grant.missing.join(", ")
+            ),
+        ),
+        _ => check("token", token.status, format!("{reason}; but {}", token.reason), token.fix),
+    }
+}
+
+/// `okta_reachable` and `token` when the OAuth token request itself failed.
+fn oauth_failure(host: &str, error: &OktaError) -> Vec<Check> {
+    let reachable_ok = check(
+        "okta_reachable",
+        Status::Ok,
+        format!("{host} answers as an Okta org"),
+        "",
+    );
+    match innermost(error) {
+        OktaError::Token(token) => {
+            let mut reason = format!(
+                "Okta refused the service app's token request: {}",
+                token.error
+            );
+            if let Some(description) = &token.description {
+                reason.push_str(&format!(" ({description})"));
+            }
+            if let Some(id) = &token.request_id {
+                reason.push_str(&format!(", request id {id}"));
+            }
+            vec![
+                reachable_ok,
+                check("token", Status::Fail, reason, token.hint()),
+            ]
+        }
+        OktaError::Transport { .. } => vec![
+            check(
+                "okta_reachable",
+                Status::Fail,
+                transport_reason(host, error),
+                transport_fix(error),
+            ),
+            check(
+                "token",
+                Status::Skipped,
+                "not checked: Okta is not reachable",
+                "",
+            ),
+        ],
+        other => vec![
+            check(
+                "okta_reachable",
+                Status::Fail,
+                format!("{host}: the OAuth token request failed: {other}"),
+                "check base_url is your Okta org URL (e.g. https://acme.okta.com)",
+            ),
+            check(
+                "token",
+                Status::Skipped,
+                "not checked: Okta is not reachable",
+                "",
+            ),
+        ],
+    }
+}
+
 /// The host answered, but not as the Okta API does: the base URL is wrong.
 fn not_okta(host: &str, answer: &str) -> Check {
     check(
@@ -408,6 +515,9 @@ fn not_okta(host: &str, answer: &str) -> Check {
 fn token_verdict(api: &ApiError) -> Check {
     let id = request_id(api);
     match api.code.as_deref() {
+        Some("E0000011" | "E0000006") if api.oauth => {
+            check("token", Status::Fail, api_summary(api), api.hint())
+        }
         Some("E0000011") => check(
             "token",
             Status::Fail,
@@ -553,6 +663,13 @@ impl Permission {
         };
         let id = request_id(api);
         match api.code.as_deref() {
+            Some("E0000006") if api.oauth => self.denied(
+                format!("the service app may not read {} (E0000006{id})", self.what),
+                format!(
+                    "grant {} to the service app (Applications > the app > Okta API Scopes) and assign it the Read-Only Administrator role (Admin roles tab)",
+                    self.scope
+                ),
+            ),
             Some("E0000006") => self.denied(
                 format!("the token may not read {} (E0000006{id})", self.what),
                 format!(

@@ -14,7 +14,8 @@ use crate::config::RawConfig;
 ///
 /// Configuration comes from, later winning: the Sekoia runtime files (/symphony), --config FILE
 /// (TOML or JSON), environment variables, then flags. Secrets are read from the environment or
-/// the config file only: OKTA_API_TOKEN (Okta API token) and INTAKE_API_KEY (intake key).
+/// the config file only: OKTA_API_TOKEN (Okta API token) or, with --auth oauth, OKTA_PRIVATE_KEY
+/// (the OAuth service app's private key), and INTAKE_API_KEY (intake key).
 ///
 /// Examples:
 ///   OKTA_API_TOKEN=... okta-asset-connector check --base-url acme.okta.com
@@ -136,6 +137,37 @@ pub struct SettingsArgs {
     #[arg(long, global = true)]
     pub gzip: bool,
 
+    /// Okta authentication: "ssws" (API token in OKTA_API_TOKEN) or "oauth" (service app with
+    /// a private key in OKTA_PRIVATE_KEY or --private-key-file) [default: ssws].
+    #[arg(long, global = true, env = "OKTA_AUTH", hide_env_values = true)]
+    pub auth: Option<String>,
+
+    /// Client ID of the Okta OAuth 2.0 service app (auth = oauth).
+    #[arg(long, global = true, env = "OKTA_CLIENT_ID", hide_env_values = true)]
+    pub client_id: Option<String>,
+
+    /// File holding the service app's private key, PEM or JWK (auth = oauth).
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "OKTA_PRIVATE_KEY_FILE",
+        hide_env_values = true
+    )]
+    pub private_key_file: Option<PathBuf>,
+
+    /// Key ID (kid) of the service app's public key, when it has several (auth = oauth).
+    #[arg(long, global = true, env = "OKTA_KEY_ID", hide_env_values = true)]
+    pub key_id: Option<String>,
+
+    /// OAuth scopes to request [default: "okta.users.read okta.groups.read okta.roles.read"].
+    #[arg(long, global = true, env = "OKTA_SCOPES", hide_env_values = true)]
+    pub scopes: Option<String>,
+
+    /// DPoP-bound tokens: "auto" (when Okta asks), "true" or "false" [default: auto].
+    #[arg(long, global = true, env = "OKTA_DPOP", hide_env_values = true)]
+    pub dpop: Option<String>,
+
     /// Sekoia connector runtime directory [default: /symphony when it exists].
     #[arg(long, global = true, value_name = "DIR")]
     pub symphony_dir: Option<PathBuf>,
@@ -161,6 +193,12 @@ impl SettingsArgs {
             allow_insecure_http: self.allow_insecure_http.then_some(true),
             log_format: self.log_format.clone(),
             gzip: self.gzip.then_some(true),
+            auth: self.auth.clone(),
+            client_id: self.client_id.clone(),
+            private_key_file: self.private_key_file.clone(),
+            key_id: self.key_id.clone(),
+            scopes: self.scopes.clone(),
+            dpop: self.dpop.clone().map(crate::config::DpopSetting::Text),
             ..RawConfig::default()
         }
     }

@@ -13,6 +13,7 @@ use serde::Deserialize;
 use url::{Host, Url};
 
 use crate::intake::{Format, IntakeSettings};
+use crate::okta::auth::{DpopMode, OAuthSettings, PrivateKey, DEFAULT_SCOPES};
 use crate::okta::OktaSettings;
 
 /// Default `frequency`: seconds between cycles of `run`.
@@ -51,6 +52,13 @@ pub const KEYS: &[&str] = &[
     "allow_insecure_http",
     "log_format",
     "gzip",
+    "auth",
+    "client_id",
+    "private_key",
+    "private_key_file",
+    "key_id",
+    "scopes",
+    "dpop",
 ];
 
 /// Settings as the sources gave them. Unknown keys are refused so a typo is not silently ignored.
@@ -75,6 +83,25 @@ pub struct RawConfig {
     pub allow_insecure_http: Option<bool>,
     pub log_format: Option<String>,
     pub gzip: Option<bool>,
+    /// `ssws` (default: `apikey`) or `oauth` (service app: the keys below).
+    pub auth: Option<String>,
+    pub client_id: Option<String>,
+    /// PEM or JWK private key of the service app.
+    pub private_key: Option<SecretString>,
+    pub private_key_file: Option<PathBuf>,
+    pub key_id: Option<String>,
+    /// Space- (or comma-) separated.
+    pub scopes: Option<String>,
+    /// `auto`, `true` or `false` (a boolean is accepted too).
+    pub dpop: Option<DpopSetting>,
+}
+
+/// `dpop` as written: `"auto"`, `"true"`, `true`, ...
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum DpopSetting {
+    Bool(bool),
+    Text(String),
 }
 
 /// Why the configuration cannot be used. Every message says what to do.
@@ -130,7 +157,10 @@ pub enum Needs {
 pub struct Config {
     /// `https://acme.okta.com` (normalised: no path, query or credentials).
     pub okta_origin: Url,
+    /// The SSWS API token (empty with `auth = "oauth"`).
     pub okta_token: SecretString,
+    /// OAuth 2.0 service app settings with `auth = "oauth"`.
+    pub okta_oauth: Option<OAuthSettings>,
     /// Intake settings; `None` only when the command does not need them.
     pub intake: Option<IntakeSettings>,
     pub format: Format,
@@ -160,6 +190,7 @@ impl Config {
     /// Settings for the Okta client.
     pub fn okta_settings(&self) -> OktaSettings {
         let mut settings = OktaSettings::new(self.okta_origin.clone(), self.okta_token.clone());
+        settings.oauth = self.okta_oauth.clone();
         settings.rate_limit_share = self.rate_limit_share;
         settings.max_concurrency = self.max_concurrency;
         settings
@@ -188,6 +219,13 @@ impl RawConfig {
             allow_insecure_http: other.allow_insecure_http.or(self.allow_insecure_http),
             log_format: other.log_format.or(self.log_format),
             gzip: other.gzip.or(self.gzip),
+            auth: other.auth.or(self.auth),
+            client_id: other.client_id.or(self.client_id),
+            private_key: other.private_key.or(self.private_key),
+            private_key_file: other.private_key_file.or(self.private_key_file),
+            key_id: other.key_id.or(self.key_id),
+            scopes: other.scopes.or(self.scopes),
+            dpop: other.dpop.or(self.dpop),
         }
     }
 
@@ -201,12 +239,15 @@ impl RawConfig {
         RawConfig::from_text(&text).map_err(file_error)
     }
 
-    /// Parses TOML or JSON text. Error messages never quote secret values.
+    /// Parses TOML or JSON text. Error messages never quote values: serde says `invalid type:
+    /// string "…"` with the value itself, which may be a secret typed into the wrong key.
     pub fn from_text(text: &str) -> Result<RawConfig, String> {
         if text.trim_start().starts_with('{') {
-            serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))
+            serde_json::from_str(text)
+                .map_err(|e| format!("invalid JSON: {}", redact_quoted(&e.to_string())))
         } else {
-            toml::from_str(text).map_err(|e| format!("invalid TOML: {}", e.message()))
+            toml::from_str(text)
+                .map_err(|e| format!("invalid TOML: {}", redact_quoted(e.message())))
         }
     }
 
@@ -238,6 +279,13 @@ impl RawConfig {
             )?,
             log_format: get("LOG_FORMAT"),
             gzip: parse_bool_env(&get, "INTAKE_GZIP", "gzip")?,
+            auth: get("OKTA_AUTH"),
+            client_id: get("OKTA_CLIENT_ID"),
+            private_key: get("OKTA_PRIVATE_KEY").map(SecretString::from),
+            private_key_file: get("OKTA_PRIVATE_KEY_FILE").map(PathBuf::from),
+            key_id: get("OKTA_KEY_ID"),
+            scopes: get("OKTA_SCOPES"),
+            dpop: get("OKTA_DPOP").map(DpopSetting::Text),
         })
     }
 
@@ -292,10 +340,15 @@ impl RawConfig {
             hint: "set base_url in the config file, OKTA_BASE_URL or --base-url to your org, e.g. https://acme.okta.com",
         })?;
         let okta_origin = normalize_okta_origin(base_url, allow_insecure_http)?;
-        let okta_token = self.apikey.clone().ok_or(ConfigError::Missing {
-            key: "apikey",
-            hint: "set the Okta API token in OKTA_API_TOKEN (or apikey in the config file); it is never accepted on the command line",
-        })?;
+        let okta_oauth = self.oauth_settings()?;
+        let okta_token = match (&okta_oauth, self.apikey.clone()) {
+            (Some(_), _) => SecretString::from(String::new()),
+            (None, Some(token)) => token,
+            (None, None) => return Err(ConfigError::Missing {
+                key: "apikey",
+                hint: "set the Okta API token in OKTA_API_TOKEN (or apikey in the config file); it is never accepted on the command line; or use an OAuth service app (auth = \"oauth\", see docs/permissions.md)",
+            }),
+        };
         let format = match self.format.as_deref() {
             None => Format::default(),
             Some(text) => text
@@ -351,6 +404,7 @@ impl RawConfig {
         Ok(Config {
             okta_origin,
             okta_token,
+            okta_oauth,
             intake,
             format,
             batch_size,
@@ -365,6 +419,106 @@ impl RawConfig {
             log_format,
             gzip,
         })
+    }
+
+    /// The OAuth service-app settings with `auth = "oauth"`, `None` with `ssws` (the default).
+    fn oauth_settings(&self) -> Result<Option<OAuthSettings>, ConfigError> {
+        match self.auth.as_deref().map(|a| a.trim().to_ascii_lowercase()) {
+            None => return Ok(None),
+            Some(auth) if auth == "ssws" => return Ok(None),
+            Some(auth) if auth == "oauth" => {}
+            Some(other) => {
+                return Err(invalid(
+                    "auth",
+                    other,
+                    "use \"ssws\" (API token in apikey) or \"oauth\" (service app: client_id and private key)",
+                ))
+            }
+        }
+        let client_id = self
+            .client_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|id| !id.is_empty())
+            .ok_or(ConfigError::Missing {
+                key: "client_id",
+                hint: "set the service app's client ID (Applications > the app > General) in client_id, OKTA_CLIENT_ID or --client-id",
+            })?;
+        if client_id
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(invalid("client_id", client_id, "a client ID has no spaces"));
+        }
+        let text = match (&self.private_key, &self.private_key_file) {
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "private_key",
+                    "[redacted]",
+                    "set either private_key (OKTA_PRIVATE_KEY) or private_key_file (OKTA_PRIVATE_KEY_FILE), not both",
+                ))
+            }
+            (Some(key), None) => key.clone(),
+            (None, Some(path)) => std::fs::read_to_string(path)
+                .map(SecretString::from)
+                .map_err(|e| {
+                    invalid(
+                        "private_key_file",
+                        path.display(),
+                        format!("cannot read the private key file ({e})"),
+                    )
+                })?,
+            (None, None) => {
+                return Err(ConfigError::Missing {
+                    key: "private_key",
+                    hint: "set the service app's private key (PEM or JWK) in OKTA_PRIVATE_KEY (or private_key), or its path in private_key_file / OKTA_PRIVATE_KEY_FILE / --private-key-file",
+                })
+            }
+        };
+        let key_name = if self.private_key.is_some() {
+            "private_key"
+        } else {
+            "private_key_file"
+        };
+        let key = PrivateKey::parse(&text).map_err(|e| invalid(key_name, "[redacted]", e.0))?;
+        let mut settings = OAuthSettings::new(client_id, key);
+        settings.key_id = self
+            .key_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .map(str::to_string);
+        if let Some(scopes) = &self.scopes {
+            let list: Vec<String> = scopes
+                .split(|c: char| c.is_whitespace() || c == ',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect();
+            if list.is_empty() {
+                return Err(invalid(
+                    "scopes",
+                    "\"\"",
+                    format!(
+                        "list the Okta scopes to request, e.g. \"{}\"",
+                        DEFAULT_SCOPES.join(" ")
+                    ),
+                ));
+            }
+            settings.scopes = list;
+        }
+        settings.dpop = match &self.dpop {
+            None => DpopMode::Auto,
+            Some(DpopSetting::Bool(true)) => DpopMode::Always,
+            Some(DpopSetting::Bool(false)) => DpopMode::Never,
+            Some(DpopSetting::Text(text)) => text.parse().map_err(|_| {
+                invalid(
+                    "dpop",
+                    text,
+                    "use \"auto\" (DPoP when Okta asks for it), true or false",
+                )
+            })?,
+        };
+        Ok(Some(settings))
     }
 
     fn intake_settings(
@@ -525,14 +679,15 @@ pub fn normalize_okta_origin(input: &str, allow_insecure_http: bool) -> Result<U
         };
         return Err(invalid(
             key,
-            url.as_str(),
+            shown(&url),
             format!("has a path ({}); {hint}", url.path()),
         ));
     }
     if url.query().is_some() || url.fragment().is_some() {
+        // Not echoed: a query is where people paste tokens (`?token=...`).
         return Err(invalid(
             key,
-            url.as_str(),
+            format!("{}?…", shown(&url)),
             "has a query or fragment; use the org URL only, e.g. https://acme.okta.com",
         ));
     }
@@ -566,6 +721,16 @@ pub fn validate_intake_url(input: &str, allow_insecure_http: bool) -> Result<Url
     Ok(url)
 }
 
+/// A URL as it may appear in an error: no credentials, no query, no fragment.
+fn shown(url: &Url) -> String {
+    let mut shown = url.clone();
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    shown.set_query(None);
+    shown.set_fragment(None);
+    shown.to_string()
+}
+
 fn check_scheme(
     key: &'static str,
     url: &Url,
@@ -576,15 +741,15 @@ fn check_scheme(
         "http" if allow_insecure_http && is_loopback(url) => Ok(()),
         "http" if allow_insecure_http => Err(invalid(
             key,
-            url.as_str(),
+            shown(url),
             "plain http is only allowed for loopback hosts (127.0.0.1, ::1, localhost), even with allow_insecure_http",
         )),
         "http" => Err(invalid(
             key,
-            url.as_str(),
+            shown(url),
             "plain http is refused; use https (http is only for local tests with --allow-insecure-http on a loopback host)",
         )),
-        other => Err(invalid(key, url.as_str(), format!("unsupported scheme {other}; use https"))),
+        other => Err(invalid(key, shown(url), format!("unsupported scheme {other}; use https"))),
     }
 }
 
@@ -597,9 +762,37 @@ fn is_loopback(url: &Url) -> bool {
     }
 }
 
+/// Replaces the content of every double-quoted part of `message` (escaped quotes included)
+/// with `…`; key names, which serde puts in backticks, stay.
+fn redact_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut quoted = false;
+    let mut escaped = false;
+    for c in message.chars() {
+        if quoted {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                quoted = false;
+                out.push_str("…\"");
+            }
+        } else {
+            out.push(c);
+            quoted = c == '"';
+        }
+    }
+    if quoted {
+        out.push('…');
+    }
+    out
+}
+
 /// Hides anything that looks like credentials before a URL text goes into an error.
 fn redact_url_text(text: &str) -> String {
-    match text.split_once('@') {
+    // The last `@`: a password may itself contain `@` (the URL parser splits at the last one).
+    match text.rsplit_once('@') {
         Some((before, after)) => match before.split_once("://") {
             Some((scheme, _)) => format!("{scheme}://[redacted]@{after}"),
             None => format!("[redacted]@{after}"),
@@ -715,6 +908,17 @@ mod tests {
         let json =
             RawConfig::from_text("{\"apikey\": \"s3cr3t\", \"frequency\": \"x\"}").unwrap_err();
         assert!(!json.contains("s3cr3t"), "{json}");
+        // A secret typed into the wrong key is not echoed by serde's "invalid type" either.
+        let json = RawConfig::from_text("{\"frequency\": \"s3\\\"cr3t\"}").unwrap_err();
+        assert!(
+            !json.contains("cr3t") && json.contains("expected u64"),
+            "{json}"
+        );
+        let toml = RawConfig::from_text("batch_size = \"s3cr3t\"\n").unwrap_err();
+        assert!(
+            !toml.contains("s3cr3t") && toml.contains("invalid type"),
+            "{toml}"
+        );
     }
 
     #[test]

@@ -78,6 +78,10 @@ pub trait MembershipSource {
 pub struct Commit<'a> {
     /// A full sync replaces users, groups, memberships and assignees instead of updating them.
     pub full: bool,
+    /// With `full`: keep the stored users this commit does not mention instead of dropping
+    /// them. Set when some user records of the listing could not be read: an unread user is
+    /// not known to be gone, and forgetting it would lose its deletion event later.
+    pub keep_unseen_users: bool,
     pub cursors: Cursors,
     pub users: Vec<(String, KnownUser)>,
     pub deleted_users: Vec<String>,
@@ -293,7 +297,10 @@ impl StateStore {
         let e = |error| db_error(&path, error);
         let tx = self.conn.transaction().map_err(e)?;
         if commit.full {
-            tx.execute_batch("DELETE FROM users; DELETE FROM groups; DELETE FROM members; DELETE FROM assignees;")
+            if !commit.keep_unseen_users {
+                tx.execute_batch("DELETE FROM users;").map_err(e)?;
+            }
+            tx.execute_batch("DELETE FROM groups; DELETE FROM members; DELETE FROM assignees;")
                 .map_err(e)?;
         }
         {

@@ -5,10 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
-use secrecy::{ExposeSecret, SecretString};
+use reqwest::header::{HeaderMap, ACCEPT, CONTENT_TYPE};
+use secrecy::SecretString;
 use url::Url;
 
+use super::auth::{Authenticator, Credential, OAuthSettings};
 use super::error::{display_url, ApiError, OktaError};
 use super::rate_limit::{AdaptiveConcurrency, Bucket, RateLimiter};
 use super::retry::{decide, Decision};
@@ -25,7 +26,10 @@ const OKTA_CONTENT_TYPE: &str =
 pub struct OktaSettings {
     /// `scheme://host[:port]` of the org, already validated (HTTPS, or loopback HTTP when allowed).
     pub origin: Url,
+    /// The SSWS API token; unused when `oauth` is set.
     pub token: SecretString,
+    /// OAuth 2.0 service app (private_key_jwt, DPoP) instead of the SSWS token.
+    pub oauth: Option<OAuthSettings>,
     /// Fraction of each bucket's advertised limit this connector may use.
     pub rate_limit_share: f64,
     pub max_concurrency: usize,
@@ -43,6 +47,7 @@ impl OktaSettings {
         OktaSettings {
             origin,
             token,
+            oauth: None,
             rate_limit_share: 0.5,
             max_concurrency: 6,
             connect_timeout: Duration::from_secs(10),
@@ -59,6 +64,7 @@ impl std::fmt::Debug for OktaSettings {
         f.debug_struct("OktaSettings")
             .field("origin", &self.origin.as_str())
             .field("token", &"[redacted]")
+            .field("oauth", &self.oauth)
             .field("rate_limit_share", &self.rate_limit_share)
             .field("max_concurrency", &self.max_concurrency)
             .finish_non_exhaustive()
@@ -156,6 +162,8 @@ struct Inner {
     concurrency: AdaptiveConcurrency,
     clock: SharedClock,
     stats: Stats,
+    /// Builds each request's `Authorization` (and `DPoP`) headers.
+    auth: Authenticator,
 }
 
 impl std::fmt::Debug for OktaClient {
@@ -177,8 +185,17 @@ impl OktaClient {
             .https_only(settings.origin.scheme() == "https")
             .build()
             .map_err(|e| OktaError::Settings(e.to_string()))?;
+        let auth = Authenticator::new(
+            &settings.token,
+            settings.oauth.as_ref(),
+            &settings.origin,
+            http.clone(),
+            clock.clone(),
+            settings.backoff,
+        );
         Ok(OktaClient {
             inner: Arc::new(Inner {
+                auth,
                 limiter: RateLimiter::new(settings.rate_limit_share, clock.clone()),
                 concurrency: AdaptiveConcurrency::new(settings.max_concurrency),
                 http,
@@ -233,6 +250,12 @@ impl OktaClient {
         self.inner.clock.now()
     }
 
+    /// With OAuth: the scopes requested, granted and missing (gets a token if needed).
+    /// `None` with an SSWS token.
+    pub async fn oauth_grant(&self) -> Option<Result<super::auth::Grant, OktaError>> {
+        self.inner.auth.grant().await
+    }
+
     /// The last advertised (limit, remaining) of a bucket.
     pub fn rate_limit_snapshot(&self, bucket: Bucket) -> Option<(u64, u64)> {
         self.inner.limiter.snapshot(bucket)
@@ -268,19 +291,42 @@ impl OktaClient {
         let mut attempts: u32 = 0;
         let mut quota_waits: u32 = 0;
         let mut retry_for: Option<String> = None;
+        let mut reauthenticated = false;
 
         loop {
             attempts += 1;
             let retry = (attempts > 1).then(|| (retry_for.as_deref(), attempts - 1));
             let failure = match self.send_once(&url, bucket, retry).await {
-                Ok(response) => {
+                Ok((response, credential)) => {
+                    // OAuth: a 401 means the token was revoked or expired early; renew it and
+                    // retry once (a second 401 fails below).
+                    if response.status == 401
+                        && !reauthenticated
+                        && self
+                            .inner
+                            .auth
+                            .on_unauthorized(&credential, &response.headers)
+                            .await
+                    {
+                        reauthenticated = true;
+                        tracing::warn!(url = %display_url(&url), request_id = ?response.request_id(),
+                            "Okta rejected the OAuth access token (HTTP 401); getting a new one and retrying once");
+                        self.inner.stats.retries.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
                     let now = self.inner.clock.now();
                     match decide(response.status, &response.headers, page_limit(&url), now) {
                         Decision::Accept => {
                             self.inner.concurrency.on_success();
                             return Ok(response);
                         }
-                        Decision::Fail => return Err(error_from_response(&response)),
+                        Decision::Fail => {
+                            let mut error = error_from_response(&response);
+                            if let OktaError::Api(api) = &mut error {
+                                api.oauth = self.inner.auth.is_oauth();
+                            }
+                            return Err(error);
+                        }
                         Decision::WaitForReset(wait) => {
                             self.inner.stats.quota_429.fetch_add(1, Ordering::Relaxed);
                             quota_waits += 1;
@@ -343,22 +389,33 @@ impl OktaClient {
         }
     }
 
-    /// One attempt: wait for a concurrency slot and the bucket's pace, send, read the body.
+    /// One attempt: wait for the bucket's pace and a concurrency slot, send, read the body.
     async fn send_once(
         &self,
         url: &Url,
         bucket: Bucket,
         retry: Option<(Option<&str>, u32)>,
-    ) -> Result<Response, OktaError> {
-        let _slot = self.inner.concurrency.acquire().await;
+    ) -> Result<(Response, Credential), OktaError> {
+        // Pace first, then take a slot: a request sleeping for its bucket's turn must not hold
+        // a slot, or requests to an idle bucket would wait behind it (buckets run in parallel).
         self.inner.limiter.acquire(bucket).await;
+        let _slot = self.inner.concurrency.acquire().await;
+        // Right before sending, so the OAuth token cannot expire while this request waits for
+        // its turn (getting or renewing it is a token request of its own).
+        let credential = match self.inner.auth.credential().await {
+            Ok(credential) => credential,
+            Err(error) => {
+                self.inner.limiter.release(bucket);
+                return Err(error);
+            }
+        };
         self.inner.stats.requests[bucket_index(bucket)].fetch_add(1, Ordering::Relaxed);
 
         let mut request = self
             .inner
             .http
             .get(url.clone())
-            .header(AUTHORIZATION, self.auth_header()?)
+            .headers(self.inner.auth.headers(&credential, "GET", url)?)
             .header(ACCEPT, "application/json")
             .header(CONTENT_TYPE, OKTA_CONTENT_TYPE);
         if let Some((retry_for, count)) = retry {
@@ -398,26 +455,13 @@ impl OktaClient {
             });
         }
         let body = read_bounded(answer, url, self.inner.settings.max_body_bytes).await?;
-        Ok(Response {
+        let response = Response {
             url: url.clone(),
             status,
             headers,
             body,
-        })
-    }
-
-    fn auth_header(&self) -> Result<HeaderValue, OktaError> {
-        let mut value = HeaderValue::from_str(&format!(
-            "SSWS {}",
-            self.inner.settings.token.expose_secret()
-        ))
-        .map_err(|_| {
-            OktaError::Settings(
-                "the API token contains characters not allowed in an HTTP header".into(),
-            )
-        })?;
-        value.set_sensitive(true);
-        Ok(value)
+        };
+        Ok((response, credential))
     }
 }
 
@@ -498,6 +542,7 @@ fn error_from_response(response: &Response) -> OktaError {
         summary,
         request_id: response.request_id(),
         url: display_url(&response.url),
+        oauth: false,
     }))
 }
 

@@ -14,11 +14,22 @@ pub struct ApiError {
     /// `X-Okta-Request-Id`.
     pub request_id: Option<String>,
     pub url: String,
+    /// The request carried an OAuth 2.0 access token (service app), not an SSWS token.
+    pub oauth: bool,
 }
 
 impl ApiError {
     /// What the operator should do about it.
     pub fn hint(&self) -> &'static str {
+        match (self.code.as_deref(), self.status, self.oauth) {
+            (Some("E0000011"), _, true) | (None, 401, true) => {
+                return "Okta rejected a freshly issued OAuth access token too: check the service app is active, still has its public key and admin role, and (with DPoP) that nothing rewrites requests between the connector and Okta"
+            }
+            (Some("E0000006"), _, true) | (None, 403, true) => {
+                return "the service app lacks a scope or an admin role for this endpoint: grant okta.users.read, okta.groups.read and okta.roles.read (Applications > the app > Okta API Scopes) and assign it the Read-Only Administrator role (Admin roles tab)"
+            }
+            _ => {}
+        }
         match (self.code.as_deref(), self.status) {
             (Some("E0000011"), _) | (None, 401) => {
                 "the API token is invalid, expired or revoked: create a new token (Security > API > Tokens) and set OKTA_API_TOKEN / apikey"
@@ -104,6 +115,10 @@ pub enum OktaError {
 
     #[error("invalid Okta client settings: {0}")]
     Settings(String),
+
+    /// Okta's token endpoint refused the OAuth service app (`invalid_client`, `invalid_scope`, ...).
+    #[error("{0}")]
+    Token(Box<super::auth::TokenError>),
 }
 
 impl OktaError {

@@ -9,10 +9,13 @@
 use std::fmt;
 
 use jiff::Timestamp;
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// `GET /api/v1/users` items and `GET /api/v1/users/{id}`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+///
+/// `Serialize` writes the same shape back (what the full sync spools to disk while groups are
+/// still being read); reading it again gives an equal value.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct User {
     pub id: String,
@@ -34,7 +37,7 @@ pub struct User {
 }
 
 /// The standard profile attributes the mapping uses. Custom attributes are skipped.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct UserProfile {
     #[serde(deserialize_with = "lenient_string")]
@@ -137,6 +140,12 @@ impl UserStatus {
 impl fmt::Display for UserStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for UserStatus {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
     }
 }
 

@@ -130,6 +130,9 @@ pub fn server_date(headers: &HeaderMap) -> Option<Timestamp> {
 /// Okta's windows are one minute long for every bucket the connector uses.
 const WINDOW: Duration = Duration::from_secs(60);
 
+/// How many spacings a request may run ahead of the paced schedule (see `try_reserve`).
+const BURST_SLOTS: f64 = 3.0;
+
 #[derive(Debug, Default)]
 struct BucketState {
     /// Advertised limit of the current window (None until the first answer).
@@ -142,7 +145,7 @@ struct BucketState {
     reset_at: Option<Timestamp>,
     /// Our requests sent in the window identified by `reset`.
     sent_in_window: u64,
-    /// Earliest time the next request may start (spacing).
+    /// When the paced schedule sends its next request (spacing; see `try_reserve`).
     next_slot: Option<Timestamp>,
     /// No request before this time (after a 429 or when the remaining budget is exhausted).
     paused_until: Option<Timestamp>,
@@ -219,13 +222,18 @@ impl RateLimiter {
                     return Some(duration_between(now, until));
                 }
             }
-            if let Some(slot) = state.next_slot {
-                if slot > now {
-                    return Some(duration_between(now, slot));
-                }
-            }
+            // Spacing as a virtual schedule (GCRA): `next_slot` is when the paced sequence
+            // would send next. A request may go up to `BURST_SLOTS` spacings ahead of it, so a
+            // task that wakes a little late (timer granularity, a busy runtime) does not push
+            // every later request back: the average rate stays `budget` per window instead
+            // of drifting below it. The per-window count above still caps any burst.
             let spacing = WINDOW.div_f64(budget as f64);
-            state.next_slot = Some(add(now, spacing));
+            let slot = state.next_slot.map_or(now, |slot| slot.max(now));
+            let earliest = sub(slot, spacing.mul_f64(BURST_SLOTS));
+            if earliest > now {
+                return Some(duration_between(now, earliest));
+            }
+            state.next_slot = Some(add(slot, spacing));
         }
         state.sent_in_window += 1;
         state.in_flight += 1;
@@ -255,6 +263,14 @@ impl RateLimiter {
             if state.reset.is_some_and(|known| parsed.reset < known) {
                 // A late answer from the previous window: nothing to learn.
                 return;
+            }
+            if state.reset.is_some() {
+                // Okta's window turned before our local estimate of its end (its `Date` has
+                // one-second resolution): what we counted belongs to the previous window. This
+                // answer's request and those still in flight are the new window's so far.
+                // Without this, a bucket used at its full share hit the old count right after
+                // the turn and paused for the whole new window: half the budget lost.
+                state.sent_in_window = state.in_flight + 1;
             }
             state.reset = Some(parsed.reset);
             state.remaining = Some(parsed.remaining);
@@ -455,5 +471,48 @@ mod tests {
             parsed.wait_until_reset(Some(date), local),
             Duration::from_secs(49)
         );
+    }
+}
+
+#[cfg(test)]
+mod pacing_over_windows {
+    use super::*;
+    use crate::clock::{Clock, ManualClock};
+    use reqwest::header::HeaderValue;
+    use std::sync::Arc;
+
+    /// A bucket used flat out keeps its full share in every window, across window turns seen
+    /// through Okta's one-second `Date` (regression: every other window was lost).
+    #[tokio::test]
+    async fn a_busy_bucket_gets_its_share_in_every_window() {
+        let clock = Arc::new(ManualClock::new(
+            Timestamp::from_second(1_700_000_030).unwrap(),
+        ));
+        let limiter = RateLimiter::new(0.5, clock.clone());
+        let mut per_window: std::collections::BTreeMap<i64, u64> = Default::default();
+        for _ in 0..3000 {
+            limiter.acquire(Bucket::Groups).await;
+            let now = clock.now();
+            let window = now.as_second().div_euclid(60);
+            let used = per_window.entry(window).or_insert(0);
+            *used += 1;
+            let mut headers = HeaderMap::new();
+            let mut set = |name: &'static str, value: String| {
+                headers.insert(name, HeaderValue::from_str(&value).unwrap());
+            };
+            set("x-rate-limit-limit", "1200".into());
+            set("x-rate-limit-remaining", (1200 - *used).to_string());
+            set("x-rate-limit-reset", ((window + 1) * 60).to_string());
+            set(
+                "date",
+                jiff::fmt::rfc2822::to_string(&now.to_zoned(jiff::tz::TimeZone::UTC)).unwrap(),
+            );
+            limiter.record(Bucket::Groups, &headers);
+        }
+        let counts: Vec<u64> = per_window.values().copied().collect();
+        // The first (partial) and last windows aside, each gets 97 % or more of 600, never more.
+        for &n in &counts[1..counts.len() - 1] {
+            assert!((582..=600).contains(&n), "{counts:?}");
+        }
     }
 }

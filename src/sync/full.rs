@@ -1,14 +1,15 @@
 //! The full sync (BRIEF §5): every group and member, the admin roles, every user with
 //! `search=status pr` (DEPROVISIONED included), MFA per user, and hard-delete detection against
-//! the previous full sync.
+//! the previous full sync. Users and their factors are listed into a disk spool while groups
+//! and roles are read (other Okta buckets), then emitted once the directory is complete.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use jiff::Timestamp;
-
+use super::spool::{Listing, Spool, SpooledPage};
 use super::{
-    map_context, stream_users, Admins, Cycle, Directory, Emitter, Enricher, MfaReader, Summary,
-    SyncError, Warnings,
+    map_context, read_factors, stream_users, Admins, Cycle, Directory, Emitter, Enricher,
+    MfaReader, Summary, SyncError, Warnings,
 };
 use crate::intake::Sink;
 use crate::okta::endpoints::expr;
@@ -20,6 +21,50 @@ pub(crate) async fn run(
     state: Option<&mut StateStore>,
     warnings: &Warnings,
     summary: &mut Summary,
+) -> Result<Sink, SyncError> {
+    let mfa = MfaReader::new(cycle.options.enrich_mfa);
+    // Users (and their factors) are listed into the spool while groups and roles are read:
+    // different Okta buckets, worked at the same time (see `spool`).
+    let spool = match Spool::create() {
+        Ok(spool) => Some(spool),
+        Err(error) => {
+            warnings.warn(
+                "spool",
+                format!(
+                    "cannot create a temporary file in {} ({error}): users are listed after the groups, which makes the full sync slower",
+                    std::env::temp_dir().display()
+                ),
+            );
+            None
+        }
+    };
+    let stop = AtomicBool::new(false);
+    let listing = async {
+        if let Some(spool) = &spool {
+            spool.finish(list_users_into(cycle, &mfa, warnings, spool, &stop).await);
+        }
+    };
+    let rest = async {
+        let result =
+            emit_and_commit(cycle, sink, state, warnings, summary, &mfa, spool.as_ref()).await;
+        // Whatever happened, the listing has nothing more to do.
+        stop.store(true, Ordering::Relaxed);
+        result
+    };
+    let ((), result) = tokio::join!(listing, rest);
+    result
+}
+
+/// Phase 1 (groups, members, roles), then every user (from the spool, or listed now), the
+/// hard deletes, delivery and the state commit.
+async fn emit_and_commit(
+    cycle: &Cycle<'_>,
+    sink: Sink,
+    state: Option<&mut StateStore>,
+    warnings: &Warnings,
+    summary: &mut Summary,
+    mfa: &MfaReader,
+    spool: Option<&Spool>,
 ) -> Result<Sink, SyncError> {
     let started_at = cycle.clock.now();
     let options = cycle.options;
@@ -45,12 +90,11 @@ pub(crate) async fn run(
     }
 
     let context = map_context(cycle, sink.format());
-    let mfa = MfaReader::new(options.enrich_mfa);
     let enrich = Enricher {
         client,
         directory: &directory,
         admins: &admins,
-        mfa: &mfa,
+        mfa,
         warnings,
         context: &context,
         max_parallel: options.max_parallel,
@@ -60,20 +104,24 @@ pub(crate) async fn run(
         None => None,
     };
     let mut out = Emitter::new(sink, options, summary);
-    let outcome = read_users(cycle, &enrich, &mut out, known.as_ref(), warnings).await;
-    let (users_listed_at, streamed) = match outcome {
-        Ok(at) => (at, Ok(())),
+    let outcome = read_users(cycle, &enrich, &mut out, known.as_ref(), warnings, spool).await;
+    let (listing, streamed) = match outcome {
+        Ok(listing) => (Some(listing), Ok(())),
         Err(error) => (None, Err(error)),
     };
     let (sink, record) = out.finish(streamed).await?;
+    let listing = listing.expect("a delivered cycle read its users");
     if let Some(state) = state {
         for id in &record.deleted {
             directory.remove_user(id);
         }
         state.commit(&Commit {
             full: true,
+            // An unreadable user record is a user we did not see: the state keeps what it
+            // knew of it.
+            keep_unseen_users: listing.skipped > 0,
             cursors: Cursors {
-                users: users_listed_at,
+                users: listing.listed_at,
                 groups: directory.listed_at(),
                 last_full_sync: Some(started_at),
             },
@@ -88,19 +136,77 @@ pub(crate) async fn run(
     Ok(sink)
 }
 
-/// Streams every user, then (with state) the hard deletes. Returns Okta's time when the
-/// listing began: the next incremental cycle's cursor.
+/// Lists every user (`search=status pr`) into `spool`, reading each page's factors while the
+/// next page is fetched. Stops at the next page when `stop` is set.
+async fn list_users_into(
+    cycle: &Cycle<'_>,
+    mfa: &MfaReader,
+    warnings: &Warnings,
+    spool: &Spool,
+    stop: &AtomicBool,
+) -> Result<Listing, SyncError> {
+    let client = cycle.client;
+    let mut pager = client.search_users(expr::ALL_USERS);
+    let mut page = pager.next_page().await?;
+    // Okta's clock when the listing began: the next cursor.
+    let listed_at = page.as_ref().map(|_| client.server_time());
+    let mut skipped = 0;
+    while let Some(current) = page.take() {
+        if stop.load(Ordering::Relaxed) || cycle.shutdown.requested() {
+            return Err(SyncError::Interrupted);
+        }
+        skipped += current.skipped;
+        warnings.add_skipped(current.skipped);
+        let users = current.items;
+        let max_parallel = cycle.options.max_parallel;
+        let (next, answers) = tokio::join!(
+            pager.next_page(),
+            read_factors(client, mfa, warnings, max_parallel, &users, |_| true)
+        );
+        spool.push(&SpooledPage {
+            users,
+            mfa: answers,
+        })?;
+        page = next?;
+    }
+    Ok(Listing { listed_at, skipped })
+}
+
+/// Emits every user (from the spool when there is one), then (with state) the hard deletes.
 async fn read_users(
     cycle: &Cycle<'_>,
     enrich: &Enricher<'_>,
     out: &mut Emitter<'_>,
     known: Option<&HashMap<Box<str>, Option<String>>>,
     warnings: &Warnings,
-) -> Result<Option<Timestamp>, SyncError> {
-    let skipped_before = skipped_records(warnings);
-    let listed_at = stream_users(cycle, enrich, out, expr::ALL_USERS, |_| true, |_| None).await?;
+    spool: Option<&Spool>,
+) -> Result<Listing, SyncError> {
+    let listing = match spool {
+        Some(spool) => {
+            while let Some(page) = spool.next().await? {
+                if cycle.shutdown.requested() {
+                    return Err(SyncError::Interrupted);
+                }
+                enrich.emit_page(&page.users, page.mfa, out).await?;
+            }
+            spool.outcome().unwrap_or_else(|| {
+                Err(SyncError::Spool(
+                    "the listing ended without a result".into(),
+                ))
+            })?
+        }
+        None => {
+            let skipped_before = skipped_records(warnings);
+            let listed_at =
+                stream_users(cycle, enrich, out, expr::ALL_USERS, |_| true, |_| None).await?;
+            Listing {
+                listed_at,
+                skipped: (skipped_records(warnings) - skipped_before) as usize,
+            }
+        }
+    };
     if let Some(known) = known {
-        if skipped_records(warnings) > skipped_before {
+        if listing.skipped > 0 {
             // An unreadable record is a user we did not see: it must not be called deleted.
             warnings.warn(
                 "deletions",
@@ -111,7 +217,7 @@ async fn read_users(
             emit_hard_deletes(out, known, enrich.context).await?;
         }
     }
-    Ok(listed_at)
+    Ok(listing)
 }
 
 fn skipped_records(warnings: &Warnings) -> u64 {

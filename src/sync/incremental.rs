@@ -109,6 +109,7 @@ pub(crate) async fn run(
         .collect();
     state.commit(&Commit {
         full: false,
+        keep_unseen_users: false,
         cursors: Cursors {
             users: users_listed_at.or(cursors.users),
             groups: changes.listed_at.or(cursors.groups),

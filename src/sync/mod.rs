@@ -19,6 +19,7 @@ pub mod full;
 pub mod incremental;
 pub mod mfa;
 pub mod roles;
+mod spool;
 pub mod summary;
 
 use std::collections::BTreeMap;
@@ -83,6 +84,9 @@ pub enum SyncError {
     /// Shutdown was requested: the batch in flight was finished, nothing was committed.
     #[error("stopped on request before the cycle completed; it will be redone")]
     Interrupted,
+    /// The full sync's temporary page spool failed (disk full, temp dir not writable).
+    #[error("temporary user spool: {0}; hint: the temp directory (TMPDIR) must be writable, with room for the org's user records")]
+    Spool(String),
 }
 
 /// Warnings of a cycle: counted by kind, the first few messages kept for the summary.
@@ -267,22 +271,15 @@ pub(crate) struct Enricher<'a> {
 impl Enricher<'_> {
     /// Reads the factors of `users` (those with `fetch` set), `max_parallel` at a time.
     async fn factors(&self, users: &[User], fetch: impl Fn(&User) -> bool) -> Vec<Option<bool>> {
-        let mut results = vec![None; users.len()];
-        if !self.mfa.is_enabled() {
-            return results;
-        }
-        let wanted: Vec<usize> = (0..users.len()).filter(|&i| fetch(&users[i])).collect();
-        let answers = roles::run_bounded(wanted.into_iter(), self.max_parallel, |i| {
-            let (client, mfa, warnings) =
-                (self.client.clone(), self.mfa.clone(), self.warnings.clone());
-            let user_id = users[i].id.clone();
-            async move { (i, mfa.has_mfa(&client, &user_id, &warnings).await) }
-        })
-        .await;
-        for (i, answer) in answers {
-            results[i] = answer;
-        }
-        results
+        read_factors(
+            self.client,
+            self.mfa,
+            self.warnings,
+            self.max_parallel,
+            users,
+            fetch,
+        )
+        .await
     }
 
     fn is_admin(&self, user: &User) -> Option<bool> {
@@ -320,6 +317,33 @@ impl Enricher<'_> {
         }
         Ok(())
     }
+}
+
+/// Reads the factors of `users` (those with `fetch` set), `max_parallel` at a time; `None`
+/// where unknown (MFA off, or the call failed).
+pub(crate) async fn read_factors(
+    client: &OktaClient,
+    mfa: &MfaReader,
+    warnings: &Warnings,
+    max_parallel: usize,
+    users: &[User],
+    fetch: impl Fn(&User) -> bool,
+) -> Vec<Option<bool>> {
+    let mut results = vec![None; users.len()];
+    if !mfa.is_enabled() {
+        return results;
+    }
+    let wanted: Vec<usize> = (0..users.len()).filter(|&i| fetch(&users[i])).collect();
+    let answers = roles::run_bounded(wanted.into_iter(), max_parallel, |i| {
+        let (client, mfa, warnings) = (client.clone(), mfa.clone(), warnings.clone());
+        let user_id = users[i].id.clone();
+        async move { (i, mfa.has_mfa(&client, &user_id, &warnings).await) }
+    })
+    .await;
+    for (i, answer) in answers {
+        results[i] = answer;
+    }
+    results
 }
 
 /// The output side of a cycle: batching, delivery, the summary and the record for state.

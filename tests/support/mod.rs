@@ -7,3 +7,4 @@ pub mod fake_intake;
 pub mod fake_okta;
 pub mod http;
 pub mod ocsf;
+pub mod proxy;

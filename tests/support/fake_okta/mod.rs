@@ -18,6 +18,7 @@
 mod faults;
 mod filter;
 mod limits;
+mod oauth;
 mod org;
 mod rng;
 mod server;
@@ -28,6 +29,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::{Arc, Mutex};
 
 pub use faults::Faults;
+pub use oauth::{ClientKey, OAuthClient, OAuthServer, OAuthStats};
 pub use org::{
     FakeFactor, FakeGroup, FakeRole, FakeUser, GroupType, Org, OrgSpec, UserRole,
     CUSTOM_ROLE_LABEL, HISTORY_END_S,
@@ -147,6 +149,8 @@ pub(crate) struct Shared {
     in_flight: AtomicUsize,
     seen: Arc<AtomicU64>,
     salt: u64,
+    /// The org authorization server (`/oauth2/v1/token`, OAuth tokens on API routes).
+    oauth: oauth::OAuthServer,
 }
 
 /// A running fake tenant; stops when dropped.
@@ -175,6 +179,7 @@ impl FakeOkta {
             in_flight: AtomicUsize::new(0),
             seen,
             salt,
+            oauth: oauth::OAuthServer::default(),
         });
         let handler = {
             let shared = shared.clone();
@@ -220,6 +225,12 @@ impl FakeOkta {
         } else {
             set.remove(&bucket);
         }
+    }
+
+    /// The org authorization server: register OAuth service apps, set token lifetimes,
+    /// revoke tokens, read its statistics.
+    pub fn oauth(&self) -> &OAuthServer {
+        &self.shared.oauth
     }
 
     /// The fake's clock.

@@ -100,6 +100,10 @@ impl Drop for InFlight<'_> {
 }
 
 pub(super) async fn handle(shared: Arc<Shared>, req: Request) -> Reply {
+    // The org authorization server: counted apart from the API buckets.
+    if req.path.starts_with("/oauth2/") {
+        return shared.oauth.token_endpoint(&req, shared.clock.now_ms());
+    }
     let n = shared.seen.fetch_add(1, Ordering::SeqCst) + 1;
     let bucket = Bucket::of_path(&req.path);
     {
@@ -186,10 +190,20 @@ async fn respond(
     }
     // `SSWS <token>`; the space is optional because the official Python SDK (okta 3.x,
     // configuration.py `authorization_mode + access_token`) sends `SSWS<token>`.
-    let token_ok = req
-        .header("authorization")
-        .and_then(|h| h.strip_prefix("SSWS"))
-        .is_some_and(|t| t.trim() == shared.options.token);
+    // OAuth: `Bearer <token>` or `DPoP <token>` (+ a DPoP proof), issued by `oauth`.
+    let authorization = req.header("authorization").unwrap_or("");
+    let oauth = authorization.starts_with("Bearer ") || authorization.starts_with("DPoP ");
+    let (token_ok, granted) = if oauth {
+        match shared.oauth.authorize(req, now_ms) {
+            Ok(scopes) => (true, Some(scopes)),
+            Err(_) => (false, None),
+        }
+    } else {
+        let ok = authorization
+            .strip_prefix("SSWS")
+            .is_some_and(|t| t.trim() == shared.options.token);
+        (ok, None)
+    };
     let verdict = shared
         .limits
         .admit(bucket, now_ms, shared.faults.external(bucket));
@@ -205,6 +219,28 @@ async fn respond(
     if !verdict.allowed {
         count_429(false);
         return finish(error(shared, n, 429, "E0000047", RATE), limit, 0, false);
+    }
+    let needed = super::oauth::required_scope(&req.path);
+    if let (Some(scopes), Some(needed)) = (&granted, needed) {
+        if !scopes.iter().any(|s| s == needed) {
+            shared.oauth.count_insufficient_scope();
+            let reply = finish(
+                error(
+                    shared,
+                    n,
+                    403,
+                    "E0000006",
+                    "You do not have permission to perform the requested action",
+                ),
+                limit,
+                remaining,
+                false,
+            );
+            return reply.with_header(
+                "www-authenticate",
+                format!("Bearer error=\"insufficient_scope\", error_description=\"The access token provided does not contain the required scopes.\", scope=\"{needed}\""),
+            );
+        }
     }
     if shared.forbidden.lock().unwrap().contains(&bucket) {
         return finish(

@@ -1,0 +1,176 @@
+//! A disk-backed queue of user pages, so the full sync can list users (and read their factors)
+//! while the groups are still being read, without holding user records in memory.
+//!
+//! Why: a full sync needs every group's members before it can map a user, and those member
+//! listings are metered in a different Okta bucket (`/groups`) than the user listing and the
+//! factor calls. Reading the groups first and the users after leaves the user buckets idle
+//! for the whole group phase; listing users into this spool during that phase lets the
+//! buckets work in parallel (BRIEF §4), so the cycle ends close to the floor of its busiest
+//! bucket. Once the directory is complete, pages are read back in order and emitted.
+//!
+//! The file is created in the temp directory and unlinked at once: it disappears with the
+//! process, whatever happens. Records are `u32` length + JSON of `(users, has_mfa)`. Nothing is
+//! committed from it: it only reorders work inside one cycle.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use super::SyncError;
+use crate::okta::model::User;
+
+/// One page as listed: users and, per user, what the factors said (`None` = unknown).
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct SpooledPage {
+    pub users: Vec<User>,
+    pub mfa: Vec<Option<bool>>,
+}
+
+/// How the listing ended.
+#[derive(Debug)]
+pub(crate) struct Listing {
+    /// Okta's clock when the listing began (the next cursor); `None` when there were no pages.
+    pub listed_at: Option<Timestamp>,
+    /// Records Okta sent that could not be read.
+    pub skipped: usize,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Progress {
+    pages: u64,
+    finished: bool,
+}
+
+/// The writing side (the listing task) and the reading side (the emitting task) share this.
+pub(crate) struct Spool {
+    writer: Mutex<File>,
+    reader: Mutex<(File, u64)>,
+    progress: watch::Sender<Progress>,
+    outcome: Mutex<Option<Result<Listing, SyncError>>>,
+}
+
+impl Spool {
+    /// An empty spool in the temp directory.
+    pub fn create() -> std::io::Result<Spool> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let path: PathBuf = std::env::temp_dir().join(format!(
+            "okta-connector-spool-{}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed),
+            Timestamp::now().as_nanosecond()
+        ));
+        let writer = File::options().write(true).create_new(true).open(&path)?;
+        let reader = File::open(&path);
+        // Unlinked now: the data lives as long as the two handles.
+        let _ = std::fs::remove_file(&path);
+        Ok(Spool {
+            writer: Mutex::new(writer),
+            reader: Mutex::new((reader?, 0)),
+            progress: watch::channel(Progress::default()).0,
+            outcome: Mutex::new(None),
+        })
+    }
+
+    /// Appends a page.
+    pub fn push(&self, page: &SpooledPage) -> Result<(), SyncError> {
+        let bytes = serde_json::to_vec(page).expect("a page serialises");
+        let mut writer = self.writer.lock().expect("spool lock");
+        let len = u32::try_from(bytes.len()).map_err(|_| spool_error("page too large"))?;
+        writer
+            .write_all(&len.to_le_bytes())
+            .and_then(|()| writer.write_all(&bytes))
+            .map_err(|e| spool_error(&e.to_string()))?;
+        drop(writer);
+        self.progress.send_modify(|p| p.pages += 1);
+        Ok(())
+    }
+
+    /// Ends the listing: `Ok` after the last page, or the error that stopped it.
+    pub fn finish(&self, outcome: Result<Listing, SyncError>) {
+        *self.outcome.lock().expect("spool lock") = Some(outcome);
+        self.progress.send_modify(|p| p.finished = true);
+    }
+
+    /// The next page, waiting for the listing when it is behind; `None` after the last one.
+    pub async fn next(&self) -> Result<Option<SpooledPage>, SyncError> {
+        let read = self.reader.lock().expect("spool lock").1;
+        let mut progress = self.progress.subscribe();
+        let now = *progress
+            .wait_for(|p| p.pages > read || p.finished)
+            .await
+            .expect("the spool owns its sender");
+        if now.pages <= read {
+            return Ok(None);
+        }
+        let mut reader = self.reader.lock().expect("spool lock");
+        let (file, count) = &mut *reader;
+        let mut len = [0u8; 4];
+        file.read_exact(&mut len)
+            .map_err(|e| spool_error(&e.to_string()))?;
+        let mut bytes = vec![0u8; u32::from_le_bytes(len) as usize];
+        file.read_exact(&mut bytes)
+            .map_err(|e| spool_error(&e.to_string()))?;
+        *count += 1;
+        let page = serde_json::from_slice(&bytes).map_err(|e| spool_error(&e.to_string()))?;
+        Ok(Some(page))
+    }
+
+    /// How the listing ended (once `next` returned `None`, or to collect its error).
+    pub fn outcome(&self) -> Option<Result<Listing, SyncError>> {
+        self.outcome.lock().expect("spool lock").take()
+    }
+}
+
+fn spool_error(detail: &str) -> SyncError {
+    SyncError::Spool(detail.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(id: &str) -> User {
+        serde_json::from_str(&format!(
+            r#"{{"id":"{id}","status":"ACTIVATING","created":"2026-01-02T03:04:05.123Z","lastLogin":null,
+            "profile":{{"login":"ü@x.io","firstName":"A","title":"  ","employeeNumber":42,"custom":"x"}}}}"#
+        ))
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn pages_come_back_in_order_and_equal() {
+        let spool = Spool::create().unwrap();
+        let first = SpooledPage {
+            users: vec![user("00u1"), user("00u2")],
+            mfa: vec![Some(true), None],
+        };
+        spool.push(&first).unwrap();
+        let got = spool.next().await.unwrap().unwrap();
+        assert_eq!(got.users, first.users);
+        assert_eq!(got.mfa, first.mfa);
+        let reading = async { spool.next().await.unwrap().map(|p| p.users[0].id.clone()) };
+        let writing = async {
+            tokio::task::yield_now().await;
+            spool
+                .push(&SpooledPage {
+                    users: vec![user("00u3")],
+                    mfa: vec![Some(false)],
+                })
+                .unwrap();
+            spool.finish(Ok(Listing {
+                listed_at: None,
+                skipped: 0,
+            }));
+        };
+        let (read, ()) = tokio::join!(reading, writing);
+        assert_eq!(read.as_deref(), Some("00u3"));
+        assert!(spool.next().await.unwrap().is_none());
+        assert!(spool.outcome().unwrap().is_ok());
+    }
+}
