@@ -64,7 +64,8 @@ pub struct SettingsArgs {
         long,
         global = true,
         value_name = "FILE",
-        env = "OKTA_CONNECTOR_CONFIG"
+        env = "OKTA_CONNECTOR_CONFIG",
+        hide_env_values = true
     )]
     pub config: Option<PathBuf>,
 
@@ -96,7 +97,7 @@ pub struct SettingsArgs {
     #[arg(long, global = true, env = "BATCH_SIZE", hide_env_values = true)]
     pub batch_size: Option<usize>,
 
-    /// Seconds between full reconciliations in `run` [default: 86400].
+    /// Seconds between full reconciliations (`run`, and `sync` without --full) [default: 86400].
     #[arg(
         long,
         global = true,
@@ -109,7 +110,7 @@ pub struct SettingsArgs {
     #[arg(long, global = true, env = "RATE_LIMIT_SHARE", hide_env_values = true)]
     pub rate_limit_share: Option<f64>,
 
-    /// Okta requests in flight at once [default: 6].
+    /// Okta requests in flight at once, shared by every bucket [default: 8].
     #[arg(long, global = true, env = "MAX_CONCURRENCY", hide_env_values = true)]
     pub max_concurrency: Option<usize>,
 

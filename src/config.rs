@@ -23,7 +23,7 @@ pub const DEFAULT_FULL_SYNC_INTERVAL: u64 = 86_400;
 /// Default `rate_limit_share`: Okta lets one token use half of a bucket by default.
 pub const DEFAULT_RATE_LIMIT_SHARE: f64 = 0.5;
 /// Default `max_concurrency`: far below Okta's 35–75 concurrent-request cap.
-pub const DEFAULT_MAX_CONCURRENCY: usize = 6;
+pub const DEFAULT_MAX_CONCURRENCY: usize = 8;
 /// Default `sekoia_base_url`.
 pub const DEFAULT_SEKOIA_BASE_URL: &str = "https://api.sekoia.io";
 /// Where the Sekoia connector runtime mounts its configuration.

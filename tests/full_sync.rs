@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use okta_asset_connector::app;
-use okta_asset_connector::clock::SystemClock;
+use okta_asset_connector::clock::{ManualClock, SystemClock};
 use serde_json::Value;
 use support::connector::{bulk_minimum, config, INTAKE_KEY};
 use support::fake_intake::FakeIntake;
@@ -179,10 +179,22 @@ async fn enrichment_failures_are_unknown_not_false() {
     let spec = OrgSpec::small(600, 20, 11);
     let (okta, intake) = fakes(&spec).await;
     okta.set_forbidden(Bucket::Iam, true);
-    // Factors fail for a while (more than the client's retries), then work again.
-    okta.faults().fail_path_contains("/factors", 500, Some(40));
+    // Factors of three users keep failing (beyond the client's retries); the others answer.
+    let failing: Vec<String> = okta.with_org(|org| {
+        org.users()
+            .iter()
+            .step_by(150)
+            .map(|u| u.id.clone())
+            .collect()
+    });
+    for id in &failing {
+        okta.faults()
+            .fail_path_contains(&format!("/users/{id}/factors"), 500, None);
+    }
     let config = config(&okta, Some(&intake), |_| {});
-    let (summary, result) = app::sync_once(&config, None, true, Arc::new(SystemClock)).await;
+    // Retry backoff sleeps are instant on a manual clock.
+    let clock = Arc::new(ManualClock::new(jiff::Timestamp::now()));
+    let (summary, result) = app::sync_once(&config, None, true, clock).await;
     result.expect("the sync completes despite enrichment failures");
     let summary = summary.unwrap();
     assert!(
@@ -219,9 +231,18 @@ async fn enrichment_failures_are_unknown_not_false() {
             );
         }
     });
-    assert!(unknown_mfa >= 1, "some factor calls failed for good");
+    assert_eq!(
+        unknown_mfa,
+        failing.len(),
+        "exactly the users whose factor calls failed"
+    );
     assert_eq!(unknown_mfa as u64, summary.mfa_unknown);
-    assert!(unknown_mfa < 600);
+    for id in &failing {
+        assert!(
+            events[id][0]["user"].get("has_mfa").is_none(),
+            "{id}: unknown, not false"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -23,7 +23,7 @@ pub enum IntakeError {
     },
     /// A single event is larger than the intake accepts (413 on a one-item batch). The rest of the
     /// batch was delivered (`delivered` items).
-    #[error("intake refused a single event of {bytes} bytes (user {}) as too large (HTTP 413) at {url}; {delivered} other event(s) of the batch were delivered (lower max_batch_bytes has no effect on one event: the user record itself is too large for the intake)", uid.as_deref().unwrap_or("unknown"))]
+    #[error("intake refused a single event of {bytes} bytes (user {}) as too large (HTTP 413) at {url}; {delivered} other event(s) of the batch were delivered (the user record itself is larger than the intake accepts: shorten the oversized profile attributes in Okta, or raise the intake's body limit)", uid.as_deref().unwrap_or("unknown"))]
     TooLarge {
         /// Body size of the single-event request.
         bytes: usize,

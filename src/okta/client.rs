@@ -49,7 +49,7 @@ impl OktaSettings {
             token,
             oauth: None,
             rate_limit_share: 0.5,
-            max_concurrency: 6,
+            max_concurrency: 8,
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(60),
             max_body_bytes: 32 * 1024 * 1024,
@@ -402,9 +402,18 @@ impl OktaClient {
         let _slot = self.inner.concurrency.acquire().await;
         // Right before sending, so the OAuth token cannot expire while this request waits for
         // its turn (getting or renewing it is a token request of its own).
-        let credential = match self.inner.auth.credential().await {
-            Ok(credential) => credential,
+        let authorized = match self.inner.auth.credential().await {
+            Ok(credential) => self
+                .inner
+                .auth
+                .headers(&credential, "GET", url)
+                .map(|headers| (credential, headers)),
+            Err(error) => Err(error),
+        };
+        let (credential, auth_headers) = match authorized {
+            Ok(authorized) => authorized,
             Err(error) => {
+                // The reservation was never used: give it back.
                 self.inner.limiter.release(bucket);
                 return Err(error);
             }
@@ -415,7 +424,7 @@ impl OktaClient {
             .inner
             .http
             .get(url.clone())
-            .headers(self.inner.auth.headers(&credential, "GET", url)?)
+            .headers(auth_headers)
             .header(ACCEPT, "application/json")
             .header(CONTENT_TYPE, OKTA_CONTENT_TYPE);
         if let Some((retry_for, count)) = retry {
