@@ -281,3 +281,35 @@ async fn output_file_holds_exactly_the_bodies_that_would_be_posted() {
         "the token never reaches the output"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_whose_members_cannot_be_read_omits_groups_and_commits_no_state() {
+    let spec = OrgSpec::small(300, 12, 17);
+    let (okta, intake) = fakes(&spec).await;
+    let group = okta.with_org(|org| org.groups()[3].id.clone());
+    okta.faults()
+        .fail_path_contains(&format!("/groups/{group}/users"), 500, None);
+    let state_dir = support::connector::fresh_state_dir();
+    let config = config(&okta, Some(&intake), |raw| {
+        raw.state_dir = Some(state_dir.clone())
+    });
+    let clock = Arc::new(ManualClock::new(jiff::Timestamp::now()));
+    let (summary, result) = app::sync_once(&config, None, true, clock).await;
+    result.expect("the sync completes");
+    assert!(summary.unwrap().warnings.contains_key("group_members"));
+    for (id, events) in by_user(&intake) {
+        assert!(
+            events[0]["user"].get("groups").is_none(),
+            "{id}: groups are unknown, not an incomplete list"
+        );
+    }
+    // Incremental cycles must not diff against a snapshot missing a group.
+    let state =
+        okta_asset_connector::state::StateStore::open(&state_dir, config.okta_origin.as_str())
+            .unwrap();
+    assert_eq!(
+        state.cursors().unwrap(),
+        Default::default(),
+        "nothing committed"
+    );
+}

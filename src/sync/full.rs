@@ -111,6 +111,17 @@ async fn emit_and_commit(
     };
     let (sink, record) = out.finish(streamed).await?;
     let listing = listing.expect("a delivered cycle read its users");
+    if !directory.is_complete() {
+        // The membership snapshot would be missing a group, and incremental cycles diff
+        // against it as if it were whole: keep the previous (consistent) state instead. The
+        // events went out without `groups` (unknown, not empty); the next cycle starts from
+        // the old cursors, so nothing is skipped.
+        warnings.warn(
+            "state",
+            "group memberships were incomplete: the state is not updated by this cycle".into(),
+        );
+        return Ok(sink);
+    }
     if let Some(state) = state {
         for id in &record.deleted {
             directory.remove_user(id);
