@@ -138,14 +138,13 @@ impl Warnings {
 pub struct Shutdown(watch::Receiver<bool>);
 
 impl Shutdown {
-    /// A shutdown signal that never fires, and the sender of one that can.
+    /// A shutdown signal that never fires (one-shot commands).
     pub fn never() -> Shutdown {
-        let (sender, receiver) = watch::channel(false);
-        // Keep the channel open forever: a dropped sender must not read as a request.
-        std::mem::forget(sender);
-        Shutdown(receiver)
+        // The sender is dropped at once: `requested` stays false and `wait` never resolves.
+        Shutdown(watch::channel(false).1)
     }
 
+    /// A shutdown signal and the sender that fires it (`send(true)`).
     pub fn channel() -> (watch::Sender<bool>, Shutdown) {
         let (sender, receiver) = watch::channel(false);
         (sender, Shutdown(receiver))
