@@ -172,6 +172,7 @@ pub async fn sync_once(
         options: &options,
         clock,
         shutdown: Shutdown::never(),
+        progress: crate::progress::Progress::off(),
     };
     let (summary, result) = sync::run_cycle(&cycle, sink, state.as_mut(), full).await;
     let result = match result {

@@ -13,6 +13,7 @@
 //! - [`state`]: crash-safe cursors, snapshots and caches between cycles.
 //! - [`runtime`]: `run`, the scheduled loop with graceful shutdown.
 //! - [`check`]: the "Test connector" verdicts.
+//! - [`progress`]: how far a cycle has got, for live displays and metrics.
 //! - [`clock`] and [`backoff`]: injectable time and the one backoff schedule.
 
 pub mod app;
@@ -24,6 +25,7 @@ pub mod config;
 pub mod intake;
 pub mod mapping;
 pub mod okta;
+pub mod progress;
 pub mod runtime;
 pub mod state;
 pub mod sync;

@@ -43,6 +43,7 @@ pub async fn run(
             options: &options,
             clock: clock.clone(),
             shutdown: shutdown.clone(),
+            progress: crate::progress::Progress::off(),
         };
         let sink = app::sink(config, None, clock.clone())?;
         let outcome = {

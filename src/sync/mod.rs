@@ -35,6 +35,7 @@ use crate::intake::{Batch, Batcher, Delivered, Format, IntakeError, Sink};
 use crate::mapping::{self, Enrichment, MapContext, TimeUnit};
 use crate::okta::model::User;
 use crate::okta::{OktaClient, OktaError};
+use crate::progress::Progress;
 use crate::state::{KnownUser, StateError, StateStore};
 
 pub use directory::Directory;
@@ -171,6 +172,8 @@ pub struct Cycle<'a> {
     pub options: &'a SyncOptions,
     pub clock: SharedClock,
     pub shutdown: Shutdown,
+    /// Where the cycle reports how far it has got ([`Progress::off`] when nobody watches).
+    pub progress: Progress,
 }
 
 /// Runs one cycle into `sink`: full when asked, when there is no state, or when the last full
@@ -351,7 +354,7 @@ pub(crate) struct Emitter<'a> {
     batcher: Batcher,
     pub summary: &'a mut Summary,
     pub record: CycleRecord,
-    progress: Progress,
+    progress_log: ProgressLog,
 }
 
 impl<'a> Emitter<'a> {
@@ -363,7 +366,7 @@ impl<'a> Emitter<'a> {
             batcher,
             summary,
             record: CycleRecord::default(),
-            progress: Progress::new(),
+            progress_log: ProgressLog::new(),
         }
     }
 
@@ -371,7 +374,7 @@ impl<'a> Emitter<'a> {
         if let Some(batch) = self.batcher.push(event) {
             self.delivery.send(batch).await?;
         }
-        self.progress.tick(self.summary.users);
+        self.progress_log.tick(self.summary.users);
         Ok(())
     }
 
@@ -461,13 +464,13 @@ pub(crate) async fn stream_users(
 }
 
 /// A progress line every few seconds on long runs.
-struct Progress {
+struct ProgressLog {
     last: Instant,
 }
 
-impl Progress {
-    fn new() -> Progress {
-        Progress {
+impl ProgressLog {
+    fn new() -> ProgressLog {
+        ProgressLog {
             last: Instant::now(),
         }
     }
