@@ -14,9 +14,11 @@ ARG RUST_VERSION=1.95
 
 FROM rust:${RUST_VERSION}-bookworm AS builder
 WORKDIR /src
-# Cargo.toml declares the `mapping` bench, so benches/ must be present for the manifest to load.
+# Cargo.toml declares the benches and the workspace member crates/okta-fake (the fake tenant the
+# tests use, not linked into the binary): both must be present for the manifest to load.
 COPY Cargo.toml Cargo.lock ./
 COPY benches benches
+COPY crates crates
 COPY src src
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \

@@ -21,22 +21,17 @@
 //!   inside the child that checks and counts the items without storing them.
 //! - One JSON line per scenario on stdout.
 
-#[path = "../tests/support/mod.rs"]
-mod support;
-
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use okta_asset_connector::app;
 use okta_asset_connector::clock::ScaledClock;
 use okta_asset_connector::config::{Needs, RawConfig};
+use okta_fake::cost::{bulk_minimum, per_user_requests};
+use okta_fake::{Bucket, FakeIntake, FakeOkta, FakeOptions, Org, OrgSpec};
 use serde_json::{json, Value};
-use support::connector::{bulk_minimum, per_user_requests};
-use support::fake_okta::{Bucket, FakeOkta, FakeOptions, Org, OrgSpec};
-use support::http::{handler, Reply, TestServer};
 
 const TOKEN: &str = "bench-token";
 const INTAKE_KEY: &str = "bench-intake-key";
@@ -294,15 +289,15 @@ fn child(args: &[String]) {
         .build()
         .unwrap();
     runtime.block_on(async move {
-        let items = Arc::new(AtomicU64::new(0));
-        let intake = counting_intake(items.clone()).await;
+        let intake = FakeIntake::start(INTAKE_KEY).await;
+        intake.keep_items(false);
         let state_dir =
             std::env::temp_dir().join(format!("okta-bench-state-{}", std::process::id()));
         let raw = RawConfig {
             base_url: Some(okta_url),
             apikey: Some(TOKEN.to_string().into()),
             allow_insecure_http: Some(true),
-            intake_url: Some(format!("{}/api/v1/bench-intake", intake.url())),
+            intake_url: Some(intake.url()),
             sekoia_api_key: Some(INTAKE_KEY.to_string().into()),
             state_dir: Some(state_dir.clone()),
             enrich_mfa: Some(mfa),
@@ -338,45 +333,12 @@ fn child(args: &[String]) {
             "wall_s": wall.as_secs_f64(),
             "cpu_s": round3(cpu),
             "peak_rss_mib": round3(peak_rss_kib() as f64 / 1024.0),
-            "items_delivered": items.load(Ordering::Relaxed),
+            "items_delivered": intake.item_count(),
             "warnings": summary.warnings,
         });
         println!("{line}");
         drop(intake);
     });
-}
-
-/// A loopback intake that checks the `sekoia` envelope and the key, counts the items and
-/// keeps nothing.
-async fn counting_intake(items: Arc<AtomicU64>) -> TestServer {
-    #[derive(serde::Deserialize)]
-    struct Envelope<'a> {
-        version: u32,
-        #[serde(borrow)]
-        items: Vec<&'a serde_json::value::RawValue>,
-    }
-    let expected = format!("Bearer {INTAKE_KEY}");
-    TestServer::start(
-        0,
-        handler(move |request| {
-            let items = items.clone();
-            let authorized = request.header("authorization") == Some(expected.as_str());
-            async move {
-                if request.method != "POST" || !authorized {
-                    return Reply::status(401);
-                }
-                match serde_json::from_slice::<Envelope<'_>>(&request.body) {
-                    Ok(envelope) if envelope.version == 1 => {
-                        items.fetch_add(envelope.items.len() as u64, Ordering::Relaxed);
-                        Reply::json(200, "{}")
-                    }
-                    _ => Reply::status(400),
-                }
-            }
-        }),
-    )
-    .await
-    .expect("bind the intake")
 }
 
 /// `VmHWM` of this process, KiB.

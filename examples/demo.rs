@@ -5,17 +5,17 @@
 //!
 //!     cargo run --release --example demo [-- --users N --groups G --seed S]
 
-#[path = "../tests/support/mod.rs"]
-mod support;
-
 use std::sync::Arc;
 
 use clap::Parser;
 use okta_asset_connector::app;
 use okta_asset_connector::clock::SystemClock;
-use support::connector::{config, INTAKE_KEY};
-use support::fake_intake::FakeIntake;
-use support::fake_okta::{FakeOkta, FakeOptions, Org, OrgSpec};
+use okta_asset_connector::config::{Config, Needs, RawConfig};
+use okta_fake::cost::{bulk_minimum, per_user_requests};
+use okta_fake::{FakeIntake, FakeOkta, FakeOptions, Org, OrgSpec};
+
+/// The key the fake intake expects.
+const INTAKE_KEY: &str = "demo-intake-key";
 
 /// Runs a full sync against a fake Okta org and a fake intake.
 #[derive(Parser)]
@@ -50,11 +50,10 @@ async fn main() -> anyhow::Result<()> {
         intake.url()
     );
 
-    let config = config(&okta, Some(&intake), |raw| {
-        if args.no_mfa {
-            raw.enrich_mfa = Some(false);
-        }
-    });
+    let state_dir = tempfile::Builder::new()
+        .prefix("okta-connector-demo-state")
+        .tempdir()?;
+    let config = demo_config(&okta, &intake, state_dir.path(), !args.no_mfa)?;
     let (summary, result) = app::sync_once(&config, None, true, Arc::new(SystemClock)).await;
     if let Some(summary) = &summary {
         println!("{summary}");
@@ -62,8 +61,8 @@ async fn main() -> anyhow::Result<()> {
     result?;
 
     let mfa = !args.no_mfa;
-    let minimum = okta.with_org(|org| support::connector::bulk_minimum(org, mfa, true));
-    let per_user = okta.with_org(|org| support::connector::per_user_requests(org, mfa));
+    let minimum = okta.with_org(|org| bulk_minimum(org, mfa, true));
+    let per_user = okta.with_org(|org| per_user_requests(org, mfa));
     println!(
         "\nOkta requests: {} (bulk minimum {minimum}; a one-call-per-user connector would need about {per_user})",
         okta.counters().total
@@ -87,4 +86,25 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The connector's configuration for the two fakes: plain HTTP on loopback, a fresh state
+/// directory.
+fn demo_config(
+    okta: &FakeOkta,
+    intake: &FakeIntake,
+    state_dir: &std::path::Path,
+    mfa: bool,
+) -> anyhow::Result<Config> {
+    let raw = RawConfig {
+        base_url: Some(okta.base_url()),
+        apikey: Some(okta.token().to_string().into()),
+        allow_insecure_http: Some(true),
+        intake_url: Some(intake.url()),
+        sekoia_api_key: Some(INTAKE_KEY.to_string().into()),
+        state_dir: Some(state_dir.to_path_buf()),
+        enrich_mfa: Some(mfa),
+        ..RawConfig::default()
+    };
+    Ok(raw.validate(Needs::OktaAndIntake)?)
 }

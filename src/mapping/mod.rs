@@ -39,7 +39,7 @@
 //! `sekoia_automation/asset_connector/models/ocsf/{base,user,group}.py`. Pydantic ignores
 //! unknown keys, so the OCSF fields it does not model (`ldap_person.location`, `manager`,
 //! `email_addrs`, `enrichments[0].data.status_changed`, ...) pass through. Its extra rules, all
-//! applied here and checked by `tests/support/ocsf.rs`:
+//! applied here and checked by `tests/integration/support/ocsf.rs`:
 //!
 //! - required top-level: `activity_id`, `activity_name`, `category_name`, `category_uid`,
 //!   `class_name`, `class_uid`, `type_name`, `type_uid`, `time` (a number), `metadata`

@@ -1,0 +1,244 @@
+//! A fake Okta tenant: a seeded org served over loopback HTTP with Okta's paging, search,
+//! rate limits, errors and faults. For tests, the benchmark and the `fake-okta` server.
+//!
+//! ```ignore
+//! let okta = FakeOkta::start(Org::generate(&OrgSpec::small(100, 10, 7)), FakeOptions::default()).await;
+//! // GET {okta.base_url()}/api/v1/users?search=status%20pr with `Authorization: SSWS test-token`
+//! ```
+//!
+//! Map of the module: `org` (generator, storage, truth queries, mutations), `server` (routing,
+//! JSON, paging), `filter` (search/filter expressions), `limits` (rate-limit windows), `faults`
+//! (fault injection), `oauth` (the org authorization server); Okta's timestamp formats and the
+//! virtual clock are in [`crate::time`], the seeded PRNG in [`crate::rng`].
+//!
+//! Time: the fake has a virtual clock, `start + real elapsed × time_scale`, starting at the
+//! real current time truncated to the second. `Date`, `X-Rate-Limit-Reset`, the rate-limit
+//! windows and the timestamps of mutations made through [`FakeOkta::with_org`] use it.
+//! Generated timestamps are all before 2026-06-01, hence before the clock.
+
+mod faults;
+mod filter;
+mod limits;
+mod oauth;
+mod org;
+mod server;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, AtomicUsize};
+use std::sync::{Arc, Mutex};
+
+pub use crate::time::{http_date, okta as okta_time, VirtualClock};
+pub use faults::Faults;
+pub use oauth::{ClientKey, OAuthClient, OAuthServer, OAuthStats};
+pub use org::{
+    FakeFactor, FakeGroup, FakeRole, FakeUser, GroupType, Org, OrgSpec, UserRole,
+    CUSTOM_ROLE_LABEL, HISTORY_END_S,
+};
+
+use crate::http::TestServer;
+
+/// Okta rate-limit buckets (endpoint families).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Bucket {
+    /// `GET /api/v1/users` (list / search).
+    UsersList,
+    /// `/api/v1/users/{id}` and its sub-resources (roles, factors, groups).
+    UserById,
+    /// `/api/v1/groups` and all its sub-resources.
+    Groups,
+    /// `/api/v1/iam/*`.
+    Iam,
+    /// Everything else.
+    Other,
+}
+
+impl Bucket {
+    pub const ALL: [Bucket; 5] = [
+        Bucket::UsersList,
+        Bucket::UserById,
+        Bucket::Groups,
+        Bucket::Iam,
+        Bucket::Other,
+    ];
+
+    /// The bucket of a request path.
+    pub fn of_path(path: &str) -> Bucket {
+        let p = path.trim_end_matches('/');
+        if p == "/api/v1/users" {
+            Bucket::UsersList
+        } else if p.starts_with("/api/v1/users/") {
+            Bucket::UserById
+        } else if p == "/api/v1/groups" || p.starts_with("/api/v1/groups/") {
+            Bucket::Groups
+        } else if p.starts_with("/api/v1/iam/") {
+            Bucket::Iam
+        } else {
+            Bucket::Other
+        }
+    }
+}
+
+/// Request counters (a snapshot from [`FakeOkta::counters`]).
+#[derive(Clone, Debug, Default)]
+pub struct Counters {
+    /// Every request that reached the server, 4xx/5xx/429 included.
+    pub per_bucket: BTreeMap<Bucket, u64>,
+    /// `"GET /api/v1/groups/{id}/users"` style keys.
+    pub per_endpoint: BTreeMap<String, u64>,
+    /// All 429s sent (quota and concurrency).
+    pub http_429: u64,
+    pub http_429_concurrency: u64,
+    pub total: u64,
+}
+
+impl Counters {
+    pub fn bucket(&self, bucket: Bucket) -> u64 {
+        self.per_bucket.get(&bucket).copied().unwrap_or(0)
+    }
+
+    pub fn endpoint(&self, key: &str) -> u64 {
+        self.per_endpoint.get(key).copied().unwrap_or(0)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct FakeOptions {
+    /// Requests need `Authorization: SSWS <token>`.
+    pub token: String,
+    /// 0 = any free port.
+    pub port: u16,
+    /// Per-bucket limit per window; `None` = off (headers still sent, limit 1,000,000).
+    pub rate_limit: Option<u32>,
+    /// Per-bucket overrides (apply even when `rate_limit` is `None`).
+    pub rate_limits: HashMap<Bucket, u32>,
+    /// Window length in virtual seconds.
+    pub window_secs: u64,
+    /// Virtual seconds per real second.
+    pub time_scale: f64,
+    /// Max in-flight requests before a concurrency 429; `None` = off.
+    pub concurrency_cap: Option<usize>,
+    /// Log one line per request to stderr.
+    pub verbose: bool,
+}
+
+impl Default for FakeOptions {
+    fn default() -> FakeOptions {
+        FakeOptions {
+            token: "test-token".into(),
+            port: 0,
+            rate_limit: None,
+            rate_limits: HashMap::new(),
+            window_secs: 60,
+            time_scale: 1.0,
+            concurrency_cap: None,
+            verbose: false,
+        }
+    }
+}
+
+/// What the server shares between requests.
+pub(crate) struct Shared {
+    org: Mutex<Org>,
+    options: FakeOptions,
+    clock: VirtualClock,
+    counters: Mutex<Counters>,
+    limits: limits::Limiter,
+    faults: Faults,
+    forbidden: Mutex<HashSet<Bucket>>,
+    in_flight: AtomicUsize,
+    seen: Arc<AtomicU64>,
+    salt: u64,
+    /// The org authorization server (`/oauth2/v1/token`, OAuth tokens on API routes).
+    oauth: oauth::OAuthServer,
+}
+
+/// A running fake tenant; stops when dropped.
+pub struct FakeOkta {
+    shared: Arc<Shared>,
+    server: TestServer,
+}
+
+impl FakeOkta {
+    /// Serves `org` on `127.0.0.1:options.port`. Panics if the port cannot be bound.
+    pub async fn start(mut org: Org, options: FakeOptions) -> FakeOkta {
+        let clock = VirtualClock::new(options.time_scale);
+        org.set_clock(Some(clock.clone()));
+        let salt = crate::rng::mix(org.org_id.bytes().fold(0x0C0F_FEE5, |h, b| {
+            h.wrapping_mul(31).wrapping_add(b as u64)
+        }));
+        let seen = Arc::new(AtomicU64::new(0));
+        let shared = Arc::new(Shared {
+            org: Mutex::new(org),
+            limits: limits::Limiter::new(&options),
+            options,
+            clock,
+            counters: Mutex::new(Counters::default()),
+            faults: Faults::new(seen.clone()),
+            forbidden: Mutex::new(HashSet::new()),
+            in_flight: AtomicUsize::new(0),
+            seen,
+            salt,
+            oauth: oauth::OAuthServer::default(),
+        });
+        let handler = {
+            let shared = shared.clone();
+            crate::http::handler(move |req| server::handle(shared.clone(), req))
+        };
+        let server = TestServer::start(shared.options.port, handler)
+            .await
+            .expect("fake okta: bind");
+        FakeOkta { shared, server }
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn base_url(&self) -> String {
+        self.server.url()
+    }
+
+    pub fn token(&self) -> &str {
+        &self.shared.options.token
+    }
+
+    pub fn counters(&self) -> Counters {
+        self.shared.counters.lock().unwrap().clone()
+    }
+
+    pub fn reset_counters(&self) {
+        *self.shared.counters.lock().unwrap() = Counters::default();
+    }
+
+    /// Reads or mutates the live org. Mutations take their timestamps from the virtual clock.
+    pub fn with_org<R>(&self, f: impl FnOnce(&mut Org) -> R) -> R {
+        f(&mut self.shared.org.lock().unwrap())
+    }
+
+    pub fn faults(&self) -> &Faults {
+        &self.shared.faults
+    }
+
+    /// Makes a whole endpoint family answer 403 `E0000006` (or stop doing so).
+    pub fn set_forbidden(&self, bucket: Bucket, forbidden: bool) {
+        let mut set = self.shared.forbidden.lock().unwrap();
+        if forbidden {
+            set.insert(bucket);
+        } else {
+            set.remove(&bucket);
+        }
+    }
+
+    /// The org authorization server: register OAuth service apps, set token lifetimes,
+    /// revoke tokens, read its statistics.
+    pub fn oauth(&self) -> &OAuthServer {
+        &self.shared.oauth
+    }
+
+    /// The fake's clock.
+    pub fn virtual_now(&self) -> jiff::Timestamp {
+        self.shared.clock.now()
+    }
+
+    /// A copy of the virtual clock (e.g. to give the connector under test a matching clock).
+    pub fn clock(&self) -> VirtualClock {
+        self.shared.clock.clone()
+    }
+}

@@ -1,0 +1,696 @@
+//! `check` (the "Test connector" button, issue 5) against the fake tenant and the fake intake:
+//! one test per verdict, the `--json` contract and exit codes of the real binary, the time
+//! bound, and that the run is read-only. docs/check.md describes what is asserted here.
+
+use crate::support;
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use okta_asset_connector::app;
+use okta_asset_connector::check::{self, Budget, Check, Report, Status, CHECK_NAMES};
+use okta_asset_connector::config::{Config, Needs, RawConfig};
+use okta_fake::FakeIntake;
+use okta_fake::{Bucket, FakeOkta, FakeOptions, Org, OrgSpec};
+use serde_json::Value;
+use support::binary;
+use support::connector::INTAKE_KEY;
+use wiremock::matchers::any;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const BAD_TOKEN: &str = "00wrong-token-Zq9xK7vB3nM1";
+const BAD_INTAKE_KEY: &str = "wrong-intake-key-Hj4kL8pQ";
+
+async fn fake_okta(options: FakeOptions) -> FakeOkta {
+    FakeOkta::start(Org::generate(&OrgSpec::small(20, 5, 7)), options).await
+}
+
+async fn fakes() -> (FakeOkta, FakeIntake) {
+    (
+        fake_okta(FakeOptions::default()).await,
+        FakeIntake::start(INTAKE_KEY).await,
+    )
+}
+
+/// The configuration `check` would build: Okta at `base_url` with `token`, the intake at
+/// `intake_url` with `intake_key`, plain http allowed on loopback.
+fn config_for(base_url: &str, token: &str, intake_url: &str, intake_key: &str) -> Config {
+    RawConfig {
+        base_url: Some(base_url.to_string()),
+        apikey: Some(token.to_string().into()),
+        intake_url: Some(intake_url.to_string()),
+        sekoia_api_key: Some(intake_key.to_string().into()),
+        allow_insecure_http: Some(true),
+        ..RawConfig::default()
+    }
+    .validate(Needs::OktaMaybeIntake)
+    .expect("valid test configuration")
+}
+
+fn good_config(okta: &FakeOkta, intake: &FakeIntake) -> Config {
+    config_for(&okta.base_url(), okta.token(), &intake.url(), INTAKE_KEY)
+}
+
+async fn run(config: &Config) -> Report {
+    check::run(config, app::system_clock()).await
+}
+
+fn get<'a>(report: &'a Report, name: &str) -> &'a Check {
+    report
+        .checks
+        .iter()
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| panic!("no `{name}` check in {report:#?}"))
+}
+
+#[track_caller]
+fn assert_status(report: &Report, name: &str, status: Status) {
+    let check = get(report, name);
+    assert_eq!(
+        check.status,
+        status,
+        "{name}: {check:#?}\n{}",
+        report.to_text()
+    );
+}
+
+#[track_caller]
+fn assert_reason(report: &Report, name: &str, needles: &[&str]) {
+    let reason = &get(report, name).reason;
+    for needle in needles {
+        assert!(
+            reason.contains(needle),
+            "{name} reason {reason:?} lacks {needle:?}"
+        );
+    }
+}
+
+#[track_caller]
+fn assert_fix(report: &Report, name: &str, needles: &[&str]) {
+    let fix = &get(report, name).fix;
+    for needle in needles {
+        assert!(fix.contains(needle), "{name} fix {fix:?} lacks {needle:?}");
+    }
+}
+
+/// A loopback port nobody listens on.
+fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// A server answering every request with `status` and an HTML page.
+async fn html_server(status: u16) -> MockServer {
+    let server = MockServer::start().await;
+    let page =
+        "<!DOCTYPE html><html><head><title>Sign in</title></head><body>Welcome</body></html>";
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(status).set_body_raw(page, "text/html; charset=utf-8"))
+        .mount(&server)
+        .await;
+    server
+}
+
+/// A server that accepts connections and never answers in time.
+async fn hanging_server() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(120)))
+        .mount(&server)
+        .await;
+    server
+}
+
+/// Runs the real binary with the given arguments and secrets (and nothing else from the
+/// environment); returns (exit code, stdout, stderr).
+async fn binary(
+    args: Vec<String>,
+    token: Option<&str>,
+    intake_key: Option<&str>,
+) -> (i32, String, String) {
+    let mut command = binary::command();
+    command.args(args).env("LOG_FORMAT", "json");
+    if let Some(token) = token {
+        command.env("OKTA_API_TOKEN", token);
+    }
+    if let Some(key) = intake_key {
+        command.env("INTAKE_API_KEY", key);
+    }
+    let output = binary::output(command).await;
+    (
+        output.status.code().expect("exit code"),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+fn check_args(base_url: &str, intake_url: &str) -> Vec<String> {
+    [
+        "check",
+        "--json",
+        "--allow-insecure-http",
+        "--base-url",
+        base_url,
+        "--intake-url",
+        intake_url,
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// Parses stdout as the `--json` document and checks its shape: exactly `success`, `error`,
+/// `checks`; every check has `name`, `status`, `reason` and maybe `fix`, nothing else; the
+/// checks are the eight of [`CHECK_NAMES`] in order; `error` is the first failure's reason.
+#[track_caller]
+fn parse_report(stdout: &str) -> Value {
+    let doc: Value = serde_json::from_str(stdout)
+        .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}): {stdout}"));
+    let keys: BTreeSet<&str> = doc
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        BTreeSet::from(["success", "error", "checks"]),
+        "{doc:#}"
+    );
+    assert!(
+        doc["success"].is_boolean() && doc["error"].is_string(),
+        "{doc:#}"
+    );
+    let checks = doc["checks"].as_array().unwrap();
+    let names: Vec<&str> = checks.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names, CHECK_NAMES, "{doc:#}");
+    for check in checks {
+        let keys: BTreeSet<&str> = check
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert!(
+            keys.is_superset(&BTreeSet::from(["name", "status", "reason"]))
+                && keys.is_subset(&BTreeSet::from(["name", "status", "reason", "fix"])),
+            "check keys {keys:?} in {doc:#}"
+        );
+        let status = check["status"].as_str().unwrap();
+        assert!(
+            ["ok", "warn", "fail", "skipped"].contains(&status),
+            "{doc:#}"
+        );
+        assert!(!check["reason"].as_str().unwrap().is_empty(), "{doc:#}");
+    }
+    let first_failure = checks
+        .iter()
+        .find(|c| c["status"] == "fail")
+        .map_or("", |c| c["reason"].as_str().unwrap());
+    assert_eq!(doc["error"], first_failure, "{doc:#}");
+    assert_eq!(doc["success"], first_failure.is_empty(), "{doc:#}");
+    doc
+}
+
+fn json_status<'a>(doc: &'a Value, name: &str) -> &'a str {
+    doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .and_then(|c| c["status"].as_str())
+        .unwrap()
+}
+
+// 1
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_good_every_check_ok() {
+    let (okta, intake) = fakes().await;
+    let report = run(&good_config(&okta, &intake)).await;
+    let names: Vec<&str> = report.checks.iter().map(|c| c.name).collect();
+    assert_eq!(names, CHECK_NAMES);
+    for name in CHECK_NAMES {
+        assert_status(&report, name, Status::Ok);
+    }
+    assert!(report.success);
+    assert_eq!(report.error, "");
+    assert_reason(&report, "intake", &["accepted the key", "empty batch"]);
+    assert!(report.to_text().ends_with("result: OK\n"));
+}
+
+// 2
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_token_fails_token_and_skips_later_okta_checks() {
+    let (okta, intake) = fakes().await;
+    let config = config_for(&okta.base_url(), BAD_TOKEN, &intake.url(), INTAKE_KEY);
+    let report = run(&config).await;
+
+    assert_status(&report, "config", Status::Ok);
+    assert_status(&report, "okta_reachable", Status::Ok);
+    assert_status(&report, "token", Status::Fail);
+    assert_reason(
+        &report,
+        "token",
+        &["E0000011", "invalid, expired or revoked"],
+    );
+    assert_fix(&report, "token", &["new API token", "OKTA_API_TOKEN"]);
+    for name in ["groups", "roles", "factors", "rate_limit"] {
+        assert_status(&report, name, Status::Skipped);
+    }
+    // The intake does not depend on Okta: it is still checked.
+    assert_status(&report, "intake", Status::Ok);
+    assert!(!report.success);
+    assert_eq!(report.error, get(&report, "token").reason);
+
+    let json = serde_json::to_string(&report).unwrap();
+    let text = report.to_text();
+    for shown in [&json, &text] {
+        assert!(!shown.contains(BAD_TOKEN), "token leaked: {shown}");
+        assert!(!shown.contains(INTAKE_KEY), "intake key leaked: {shown}");
+    }
+    assert!(text.contains("[ FAIL] token") && text.contains("fix: create a new API token"));
+    assert!(text.ends_with("result: FAILED\n"));
+}
+
+// 3
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_groups_permission_fails_groups() {
+    let (okta, intake) = fakes().await;
+    okta.set_forbidden(Bucket::Groups, true);
+    let report = run(&good_config(&okta, &intake)).await;
+
+    assert_status(&report, "token", Status::Ok);
+    assert_status(&report, "groups", Status::Fail);
+    assert_reason(&report, "groups", &["E0000006", "may not read groups"]);
+    assert_fix(
+        &report,
+        "groups",
+        &["okta.groups.read", "Read-Only Administrator"],
+    );
+    // The other permissions are still checked.
+    for name in ["roles", "factors", "rate_limit", "intake"] {
+        assert_status(&report, name, Status::Ok);
+    }
+    assert!(!report.success);
+    assert_eq!(report.error, get(&report, "groups").reason);
+}
+
+// 4
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_roles_permission_only_warns_and_exits_0() {
+    let (okta, intake) = fakes().await;
+    okta.set_forbidden(Bucket::Iam, true);
+    let report = run(&good_config(&okta, &intake)).await;
+    assert_status(&report, "roles", Status::Warn);
+    assert_reason(
+        &report,
+        "roles",
+        &["E0000006", "admin detection is disabled"],
+    );
+    assert_fix(
+        &report,
+        "roles",
+        &["okta.roles.read", "Read-Only Administrator"],
+    );
+    assert!(report.success, "{}", report.to_text());
+    assert_eq!(report.error, "");
+
+    let (code, stdout, stderr) = binary(
+        check_args(&okta.base_url(), &intake.url()),
+        Some(okta.token()),
+        Some(INTAKE_KEY),
+    )
+    .await;
+    assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
+    let doc = parse_report(&stdout);
+    assert_eq!(doc["success"], true);
+    assert_eq!(json_status(&doc, "roles"), "warn");
+    assert_eq!(json_status(&doc, "groups"), "ok");
+}
+
+// 4b: the MFA permission is also only a warning.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_factors_permission_only_warns() {
+    let (okta, intake) = fakes().await;
+    okta.set_forbidden(Bucket::UserById, true);
+    let report = run(&good_config(&okta, &intake)).await;
+    assert_status(&report, "factors", Status::Warn);
+    assert_reason(
+        &report,
+        "factors",
+        &["E0000006", "MFA enrichment is disabled"],
+    );
+    assert!(report.success);
+}
+
+// 5
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_host_fails_okta_reachable_refused() {
+    let intake = FakeIntake::start(INTAKE_KEY).await;
+    let base_url = format!("http://127.0.0.1:{}", closed_port());
+    let report = run(&config_for(
+        &base_url,
+        "test-token",
+        &intake.url(),
+        INTAKE_KEY,
+    ))
+    .await;
+
+    assert_status(&report, "okta_reachable", Status::Fail);
+    assert_reason(&report, "okta_reachable", &["refused"]);
+    assert_fix(&report, "okta_reachable", &["base_url"]);
+    for name in ["token", "groups", "roles", "factors", "rate_limit"] {
+        assert_status(&report, name, Status::Skipped);
+    }
+    assert_reason(&report, "groups", &["not reachable"]);
+    assert_status(&report, "intake", Status::Ok);
+    assert_eq!(report.error, get(&report, "okta_reachable").reason);
+}
+
+// 6
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn non_okta_host_answering_html_is_not_the_okta_api() {
+    let intake = FakeIntake::start(INTAKE_KEY).await;
+    for status in [200, 404] {
+        let server = html_server(status).await;
+        let report = run(&config_for(
+            &server.uri(),
+            "test-token",
+            &intake.url(),
+            INTAKE_KEY,
+        ))
+        .await;
+        assert_status(&report, "okta_reachable", Status::Fail);
+        assert_reason(
+            &report,
+            "okta_reachable",
+            &["not the Okta API", &format!("HTTP {status}")],
+        );
+        assert_fix(
+            &report,
+            "okta_reachable",
+            &["base_url", "https://acme.okta.com"],
+        );
+        for name in ["token", "groups", "roles", "factors", "rate_limit"] {
+            assert_status(&report, name, Status::Skipped);
+        }
+        assert!(!report.success);
+    }
+}
+
+// 7
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn intake_rejecting_the_key_fails_intake() {
+    let (okta, intake) = fakes().await;
+    let config = config_for(
+        &okta.base_url(),
+        okta.token(),
+        &intake.url(),
+        BAD_INTAKE_KEY,
+    );
+    let report = run(&config).await;
+    assert_status(&report, "intake", Status::Fail);
+    assert_reason(&report, "intake", &["rejected the key", "HTTP 401"]);
+    assert_fix(&report, "intake", &["INTAKE_API_KEY"]);
+    // Okta is fine: the failure is the intake's alone.
+    for name in [
+        "okta_reachable",
+        "token",
+        "groups",
+        "roles",
+        "factors",
+        "rate_limit",
+    ] {
+        assert_status(&report, name, Status::Ok);
+    }
+    assert!(!report.success);
+    assert_eq!(report.error, get(&report, "intake").reason);
+    assert!(!serde_json::to_string(&report)
+        .unwrap()
+        .contains(BAD_INTAKE_KEY));
+    assert_eq!(intake.requests(), 1, "one probe, no retry");
+
+    // An injected 401 with the right key reads the same.
+    intake.fail_next(1, 401);
+    let report = run(&good_config(&okta, &intake)).await;
+    assert_reason(&report, "intake", &["rejected the key"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn intake_down_fails_intake_unreachable() {
+    let okta = fake_okta(FakeOptions::default()).await;
+    let intake_url = format!(
+        "http://127.0.0.1:{}/api/v2/asset-management/asset-connector/x",
+        closed_port()
+    );
+    let report = run(&config_for(
+        &okta.base_url(),
+        okta.token(),
+        &intake_url,
+        INTAKE_KEY,
+    ))
+    .await;
+    assert_status(&report, "intake", Status::Fail);
+    assert_reason(&report, "intake", &["unreachable"]);
+    assert_fix(&report, "intake", &["intake_url"]);
+    assert_status(&report, "token", Status::Ok);
+    assert!(!report.success);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn intake_server_error_is_reported_as_unavailable() {
+    let (okta, intake) = fakes().await;
+    intake.fail_next(1, 503);
+    let report = run(&good_config(&okta, &intake)).await;
+    assert_status(&report, "intake", Status::Fail);
+    assert_reason(&report, "intake", &["unavailable", "HTTP 503"]);
+}
+
+// 8
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hanging_host_hits_the_time_bound() {
+    let intake = FakeIntake::start(INTAKE_KEY).await;
+    let server = hanging_server().await;
+    let budget = Budget {
+        total: Duration::from_millis(1500),
+        per_request: Duration::from_millis(700),
+    };
+    let config = config_for(&server.uri(), "test-token", &intake.url(), INTAKE_KEY);
+    let started = Instant::now();
+    let report = check::run_with_budget(&config, app::system_clock(), budget).await;
+    let took = started.elapsed();
+
+    assert!(
+        took < budget.total + Duration::from_secs(1),
+        "took {took:?}"
+    );
+    assert_status(&report, "okta_reachable", Status::Fail);
+    assert_reason(&report, "okta_reachable", &["did not answer in time"]);
+    assert_status(&report, "token", Status::Skipped);
+    assert_status(&report, "intake", Status::Ok);
+}
+
+/// Both hosts hang: the run still ends within the total bound, with both verdicts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hanging_okta_and_intake_still_end_within_the_bound() {
+    let okta_host = hanging_server().await;
+    let intake_host = hanging_server().await;
+    let budget = Budget {
+        total: Duration::from_millis(1200),
+        per_request: Duration::from_millis(1000),
+    };
+    let intake_url = format!("{}/intake", intake_host.uri());
+    let config = config_for(&okta_host.uri(), "test-token", &intake_url, INTAKE_KEY);
+    let started = Instant::now();
+    let report = check::run_with_budget(&config, app::system_clock(), budget).await;
+    let took = started.elapsed();
+
+    assert!(
+        took < budget.total + Duration::from_millis(600),
+        "took {took:?}"
+    );
+    assert_reason(&report, "okta_reachable", &["did not answer in time"]);
+    assert_status(&report, "intake", Status::Fail);
+    assert_reason(
+        &report,
+        "intake",
+        &["unreachable", "did not answer in time"],
+    );
+}
+
+/// The intake probe runs alongside the Okta checks: a hanging Okta host that uses the whole
+/// budget does not leave the (slow but working) intake without time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hanging_okta_host_does_not_starve_the_intake_check() {
+    let okta_host = hanging_server().await;
+    let intake = FakeIntake::start(INTAKE_KEY).await;
+    intake.slow(Duration::from_millis(300));
+    let budget = Budget {
+        total: Duration::from_millis(1000),
+        per_request: Duration::from_millis(1000),
+    };
+    let config = config_for(&okta_host.uri(), "test-token", &intake.url(), INTAKE_KEY);
+    let report = check::run_with_budget(&config, app::system_clock(), budget).await;
+    assert_reason(&report, "okta_reachable", &["did not answer in time"]);
+    assert_status(&report, "intake", Status::Ok);
+}
+
+// 9
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limit_headroom_warns_when_others_use_most_of_the_users_bucket() {
+    let intake = FakeIntake::start(INTAKE_KEY).await;
+    let options = FakeOptions {
+        rate_limit: Some(100),
+        ..FakeOptions::default()
+    };
+
+    // Control: the same low limit with nobody else using it is fine.
+    let okta = fake_okta(options.clone()).await;
+    let report = run(&good_config(&okta, &intake)).await;
+    assert_status(&report, "rate_limit", Status::Ok);
+    assert_reason(&report, "rate_limit", &["of 100 requests left", "50/min"]);
+
+    // Ten virtual seconds per real second: a one-minute window passes in six seconds.
+    let okta = fake_okta(FakeOptions {
+        time_scale: 10.0,
+        ..options
+    })
+    .await;
+    okta.faults().external_consumer(Bucket::UsersList, 0.9);
+    // The external consumer eats its 90 % evenly over each window. Check between 10 and 40 s
+    // into a window: the bucket then still has 40 to 85 requests left, so only the projection
+    // of the others' pace over the whole minute can tell that they leave us less than our share.
+    while !(10..=40).contains(&okta.virtual_now().as_second().rem_euclid(60)) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let report = run(&good_config(&okta, &intake)).await;
+    assert_status(&report, "rate_limit", Status::Warn);
+    assert_reason(
+        &report,
+        "rate_limit",
+        &["users bucket", "of 100 requests left"],
+    );
+    assert_fix(&report, "rate_limit", &["other integrations"]);
+    assert!(report.success, "a warning is not a failure");
+}
+
+// 10
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_shape_and_exit_codes_of_the_binary() {
+    let (okta, intake) = fakes().await;
+
+    let (code, stdout, stderr) = binary(
+        check_args(&okta.base_url(), &intake.url()),
+        Some(okta.token()),
+        Some(INTAKE_KEY),
+    )
+    .await;
+    assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
+    let doc = parse_report(&stdout);
+    assert_eq!(doc["success"], true);
+    assert_eq!(doc["error"], "");
+    assert!(
+        CHECK_NAMES
+            .iter()
+            .all(|name| json_status(&doc, name) == "ok"),
+        "{doc:#}"
+    );
+    // `fix` is left out when empty.
+    assert!(doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c.get("fix").is_none()));
+
+    let (code, stdout, stderr) = binary(
+        check_args(&okta.base_url(), &intake.url()),
+        Some(BAD_TOKEN),
+        Some(INTAKE_KEY),
+    )
+    .await;
+    assert_eq!(code, 5, "stdout: {stdout}\nstderr: {stderr}");
+    let doc = parse_report(&stdout);
+    assert_eq!(doc["success"], false);
+    assert_eq!(json_status(&doc, "token"), "fail");
+    assert!(
+        doc["error"].as_str().unwrap().contains("E0000011"),
+        "{doc:#}"
+    );
+    let token = doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "token")
+        .unwrap();
+    assert!(token["fix"].as_str().unwrap().contains("OKTA_API_TOKEN"));
+    for output in [&stdout, &stderr] {
+        assert!(
+            !output.contains(BAD_TOKEN) && !output.contains(INTAKE_KEY),
+            "secret printed: {output}"
+        );
+    }
+
+    // No base_url: still one valid JSON document, with a `config` failure.
+    let (code, stdout, stderr) =
+        binary(vec!["check".into(), "--json".into()], Some("t"), None).await;
+    assert_eq!(code, 5, "stdout: {stdout}\nstderr: {stderr}");
+    let doc = parse_report(&stdout);
+    assert_eq!(json_status(&doc, "config"), "fail");
+    assert!(
+        doc["error"].as_str().unwrap().contains("base_url"),
+        "{doc:#}"
+    );
+    assert!(CHECK_NAMES[1..]
+        .iter()
+        .all(|name| json_status(&doc, name) == "skipped"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn human_output_without_json() {
+    let okta = fake_okta(FakeOptions::default()).await;
+    okta.set_forbidden(Bucket::Iam, true);
+    let args = [
+        "check",
+        "--allow-insecure-http",
+        "--base-url",
+        &okta.base_url(),
+    ]
+    .map(String::from)
+    .to_vec();
+    let (code, stdout, stderr) = binary(args, Some(okta.token()), None).await;
+    assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
+    assert!(stdout.contains("[  ok ] token"), "{stdout}");
+    assert!(
+        stdout.contains("[ warn] roles") && stdout.contains("fix: create the token"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("[ warn] intake") && stdout.contains("no intake configured"),
+        "{stdout}"
+    );
+    assert!(stdout.ends_with("result: OK\n"), "{stdout}");
+}
+
+// 11
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_is_read_only() {
+    let (okta, intake) = fakes().await;
+    let report = run(&good_config(&okta, &intake)).await;
+    assert!(report.success, "{}", report.to_text());
+
+    let counters = okta.counters();
+    assert!(!counters.per_endpoint.is_empty());
+    for endpoint in counters.per_endpoint.keys() {
+        assert!(
+            endpoint.starts_with("GET "),
+            "non-GET Okta request: {endpoint}"
+        );
+    }
+    // One cheap read per permission: users, groups, role assignees, one user's factors.
+    assert_eq!(counters.total, 4, "{:?}", counters.per_endpoint);
+    assert_eq!(intake.requests(), 1, "one probe");
+    assert!(
+        intake.items().is_empty(),
+        "the probe created assets: {:?}",
+        intake.items()
+    );
+}

@@ -1,0 +1,22 @@
+//! The integration tests, in one binary: the shared helpers (`support`) and the fakes
+//! (`okta-fake`) are compiled and linked once, not once per test file. One module per area;
+//! `cargo test --test integration <module>::` runs one area.
+
+mod support;
+
+mod check;
+mod docs;
+mod fake_okta;
+mod full_sync;
+mod incremental;
+mod intake;
+mod manifest;
+mod oauth;
+mod oauth_keys;
+mod ocsf_schema;
+mod okta_client;
+mod okta_recordings;
+mod properties;
+mod reliability;
+mod runtime;
+mod secrets;
