@@ -6,13 +6,14 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
 use okta_asset_connector::config::keys::{Flag, KeySpec};
 use okta_asset_connector::config::{self, FlagValues, LoadRequest, Needs, KEY_SPECS};
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_okta-asset-connector");
+use crate::support::binary;
+
 /// Stands for a secret pasted where it does not belong: must never appear in any output.
 const CANARY: &str = "c4n4ry-s3cr3t-9f8e7d";
 
@@ -22,11 +23,9 @@ fn root() -> &'static Path {
 
 /// Runs the binary with exactly `env` (nothing inherited) and `args`.
 fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
-    Command::new(BIN)
-        .env_clear()
+    binary::command()
         .envs(env.iter().copied())
         .args(args)
-        .stdin(Stdio::null())
         .output()
         .expect("the binary runs")
 }
@@ -362,11 +361,9 @@ fn stderr_on_a_terminal(args: &[&str], env: &[(&str, &str)]) -> String {
     assert_eq!(status, 0, "openpty");
     // SAFETY: both descriptors were just opened and are owned by nobody else.
     let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
-    let mut child = Command::new(BIN)
-        .env_clear()
+    let mut child = binary::command()
         .envs(env.iter().copied())
         .args(args)
-        .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::from(slave))
         .spawn()
