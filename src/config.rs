@@ -14,7 +14,7 @@ use url::{Host, Url};
 
 use crate::intake::{Format, IntakeSettings};
 use crate::okta::auth::{DpopMode, OAuthSettings, PrivateKey, DEFAULT_SCOPES};
-use crate::okta::OktaSettings;
+use crate::okta::{OktaCredential, OktaSettings};
 
 /// Default `frequency`: seconds between cycles of `run`.
 pub const DEFAULT_FREQUENCY: u64 = 1200;
@@ -189,8 +189,11 @@ impl Config {
 
     /// Settings for the Okta client.
     pub fn okta_settings(&self) -> OktaSettings {
-        let mut settings = OktaSettings::new(self.okta_origin.clone(), self.okta_token.clone());
-        settings.oauth = self.okta_oauth.clone();
+        let credential = match &self.okta_oauth {
+            Some(oauth) => OktaCredential::ServiceApp(oauth.clone()),
+            None => OktaCredential::ApiToken(self.okta_token.clone()),
+        };
+        let mut settings = OktaSettings::with_credential(self.okta_origin.clone(), credential);
         settings.rate_limit_share = self.rate_limit_share;
         settings.max_concurrency = self.max_concurrency;
         settings
