@@ -175,13 +175,13 @@ mod tests {
 
     /// Replays scripted actions; the request is a number the `Modified` action increments.
     struct Script {
-        actions: VecDeque<RetryAction<&'static str, &'static str>>,
+        actions: VecDeque<Action>,
         sent: Vec<(u32, u32)>,
         backoffs: Vec<(u32, Duration, bool)>,
     }
 
     impl Script {
-        fn new(actions: Vec<RetryAction<&'static str, &'static str>>) -> Script {
+        fn new(actions: Vec<Action>) -> Script {
             Script {
                 actions: actions.into(),
                 sent: Vec::new(),
@@ -231,6 +231,16 @@ mod tests {
 
     fn clock() -> ManualClock {
         ManualClock::new("2026-01-02T03:04:05Z".parse().unwrap())
+    }
+
+    type Action = RetryAction<&'static str, &'static str>;
+
+    fn times(n: usize, action: impl Fn() -> Action) -> Vec<Action> {
+        (0..n).map(|_| action()).collect()
+    }
+
+    fn gave_up(attempts: u32, last: &'static str) -> Result<&'static str, GaveUp<&'static str>> {
+        Err(GaveUp::Exhausted { attempts, last })
     }
 
     #[tokio::test]
@@ -289,59 +299,35 @@ mod tests {
 
     #[tokio::test]
     async fn backoff_runs_out_after_max_retries_plus_one_attempts() {
-        let actions = (0..10)
-            .map(|_| RetryAction::Backoff {
-                error: "503",
-                asked: None,
-            })
-            .collect();
-        let mut logic = Script::new(actions);
+        let backoff = || RetryAction::Backoff {
+            error: "503",
+            asked: None,
+        };
+        let mut logic = Script::new(times(10, backoff));
         let clock = clock();
         let done = run(&policy(2, 3), &clock, &mut logic, 0).await;
-        assert_eq!(
-            done.result,
-            Err(GaveUp::Exhausted {
-                attempts: 3,
-                last: "503"
-            })
-        );
+        assert_eq!(done.result, gave_up(3, "503"));
         assert_eq!(clock.sleeps().len(), 2);
     }
 
     #[tokio::test]
     async fn waits_have_their_own_budget() {
-        let mut actions: Vec<_> = (0..4)
-            .map(|_| RetryAction::Wait {
-                wait: Duration::from_secs(60),
-                error: "quota",
-            })
-            .collect();
-        actions.push(RetryAction::Accept("never"));
-        let mut logic = Script::new(actions);
+        let wait = || RetryAction::Wait {
+            wait: Duration::from_secs(60),
+            error: "quota",
+        };
+        let mut logic = Script::new(times(4, wait));
         let clock = clock();
         // No backoff retries at all: waits are not counted against them.
         let done = run(&policy(0, 3), &clock, &mut logic, 0).await;
-        assert_eq!(
-            done.result,
-            Err(GaveUp::Exhausted {
-                attempts: 4,
-                last: "quota"
-            })
-        );
+        assert_eq!(done.result, gave_up(4, "quota"));
         assert_eq!(clock.sleeps(), [Duration::from_secs(60); 3]);
     }
 
     #[tokio::test]
     async fn modifications_are_bounded() {
-        let actions = (0..20).map(|_| RetryAction::Modified("again")).collect();
-        let mut logic = Script::new(actions);
+        let mut logic = Script::new(times(20, || RetryAction::Modified("again")));
         let done = run(&policy(0, 0), &clock(), &mut logic, 0).await;
-        assert_eq!(
-            done.result,
-            Err(GaveUp::Exhausted {
-                attempts: MAX_MODIFIED_RETRIES + 1,
-                last: "again"
-            })
-        );
+        assert_eq!(done.result, gave_up(MAX_MODIFIED_RETRIES + 1, "again"));
     }
 }

@@ -13,7 +13,7 @@ use url::Url;
 use super::auth::{Authenticator, Credential, Grant};
 use super::error::{ApiError, OktaError};
 use super::rate_limit::{server_date, AdaptiveConcurrency, Bucket, RateLimitHeaders, RateLimiter};
-use super::retry::{decide, Decision};
+use super::retry::{decide, on_failure, Decision};
 use super::server_clock::ServerClock;
 pub use super::settings::{OktaSettings, OKTA_CONTENT_TYPE};
 use super::stats::{Stats, StatsSnapshot};
@@ -296,12 +296,7 @@ impl RetryLogic for Get<'_> {
     ) -> RetryAction<Response, OktaError> {
         let (response, credential) = match outcome {
             Ok(answer) => answer,
-            // Only a failure to get an answer is transient; a redirect or an oversized answer
-            // would be the same on every attempt.
-            Err(error @ OktaError::Transport { .. }) => {
-                return RetryAction::Backoff { error, asked: None }
-            }
-            Err(error) => return RetryAction::Fail(error),
+            Err(error) => return on_failure(error),
         };
         if self.reauthenticate(&response, &credential) {
             return RetryAction::Modified(error_from_response(&response));

@@ -362,6 +362,21 @@ mod tests {
             .is_ok()
     }
 
+    /// Loads every form of one key: each signs as `alg`, verifiably, and is the same key.
+    fn one_key_in_every_form(forms: &[&str], alg: &str) -> Vec<PrivateKey> {
+        let keys: Vec<_> = forms.iter().map(|text| load(text)).collect();
+        for key in &keys {
+            assert_eq!(key.alg(), alg);
+            assert!(verifies(key));
+            assert_eq!(key.public_key(), keys[0].public_key(), "the same key");
+        }
+        assert_eq!(
+            format!("{:?}", keys[0]),
+            format!("PrivateKey({alg}, [redacted])")
+        );
+        keys
+    }
+
     #[test]
     fn every_accepted_form_of_one_rsa_key_loads_and_signs_rs256() {
         let forms = [
@@ -369,15 +384,11 @@ mod tests {
             include_str!("testdata/rsa-2048.pkcs1.pem"),
             include_str!("testdata/rsa-2048.jwk.json"),
         ];
-        let keys: Vec<_> = forms.iter().map(|text| load(text)).collect();
+        let keys = one_key_in_every_form(&forms, "RS256");
+        // PKCS#1 v1.5 is deterministic: the same key signs the same input the same way.
         for key in &keys {
-            assert_eq!(key.alg(), "RS256");
-            assert!(verifies(key));
-            assert_eq!(key.public_key(), keys[0].public_key(), "the same key");
-            // PKCS#1 v1.5 is deterministic: the same key signs the same input the same way.
             assert_eq!(key.sign(b"x").unwrap(), keys[0].sign(b"x").unwrap());
         }
-        assert_eq!(format!("{:?}", keys[0]), "PrivateKey(RS256, [redacted])");
     }
 
     #[test]
@@ -387,14 +398,9 @@ mod tests {
             include_str!("testdata/ec-p256.pkcs8.pem"),
             include_str!("testdata/ec-p256.jwk.json"),
         ];
-        let keys: Vec<_> = forms.iter().map(|text| load(text)).collect();
-        for key in &keys {
-            assert_eq!(key.alg(), "ES256");
-            assert!(verifies(key));
-            assert_eq!(key.public_key(), keys[0].public_key(), "the same key");
+        for key in one_key_in_every_form(&forms, "ES256") {
             assert_eq!(key.sign(b"x").unwrap().len(), 64, "r ‖ s, 32 bytes each");
         }
-        assert_eq!(format!("{:?}", keys[0]), "PrivateKey(ES256, [redacted])");
     }
 
     #[test]

@@ -20,7 +20,7 @@ use crate::clock::SharedClock;
 use crate::http::retry::{self, GaveUp, RetryAction, RetryLogic, RetryPolicy};
 use crate::http::{display_url, Answer, BodyLimit, Transport};
 use crate::okta::error::{OktaError, TokenError};
-use crate::okta::retry::{decide, Decision};
+use crate::okta::retry::{decide, on_failure, Decision};
 
 /// The org authorization server's token endpoint: the only one that mints `okta.*` scopes.
 pub const TOKEN_PATH: &str = "/oauth2/v1/token";
@@ -388,10 +388,7 @@ impl RetryLogic for TokenRequest<'_> {
     ) -> RetryAction<Outcome, OktaError> {
         let (answer, dpop) = match outcome {
             Ok(answer) => answer,
-            Err(error @ OktaError::Transport { .. }) => {
-                return RetryAction::Backoff { error, asked: None }
-            }
-            Err(error) => return RetryAction::Fail(error),
+            Err(error) => return on_failure(error),
         };
         let now = self.oauth.clock.now();
         let token_error = || OktaError::Token(Box::new(self.oauth.token_error(&answer)));
