@@ -437,25 +437,18 @@ mod tests {
     #[test]
     fn origin_comparison_includes_scheme_and_port() {
         let origin = Url::parse("https://a.okta.com").unwrap();
-        assert!(same_origin(
-            &Url::parse("https://a.okta.com:443/x").unwrap(),
-            &origin
-        ));
-        assert!(!same_origin(
-            &Url::parse("http://a.okta.com/x").unwrap(),
-            &origin
-        ));
-        assert!(!same_origin(
-            &Url::parse("https://a.okta.com:8443/x").unwrap(),
-            &origin
-        ));
-        assert!(!same_origin(
-            &Url::parse("https://evil.com/x").unwrap(),
-            &origin
-        ));
-        assert!(!same_origin(
-            &Url::parse("https://u:p@a.okta.com/x").unwrap(),
-            &origin
-        ));
+        for (url, same) in [
+            ("https://a.okta.com:443/x", true),
+            ("http://a.okta.com/x", false),
+            ("https://a.okta.com:8443/x", false),
+            ("https://evil.com/x", false),
+            ("https://u:p@a.okta.com/x", false),
+        ] {
+            assert_eq!(
+                same_origin(&Url::parse(url).unwrap(), &origin),
+                same,
+                "{url}"
+            );
+        }
     }
 }
