@@ -9,6 +9,7 @@ mod config_cli;
 mod docs;
 mod fake_okta;
 mod full_sync;
+mod hostile;
 mod incremental;
 mod intake;
 mod manifest;
