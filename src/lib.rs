@@ -17,6 +17,8 @@
 //! - [`check`]: the "Test connector" verdicts.
 //! - [`progress`]: how far a cycle has got, for live displays and metrics.
 //! - [`clock`] and [`backoff`]: injectable time and the one backoff schedule.
+//! - [`text`]: remote strings made safe to print (control characters escaped, lengths capped).
+//! - [`private_files`]: files that hold people's data: private to the running user.
 
 pub mod app;
 pub mod backoff;
@@ -28,7 +30,9 @@ pub mod http;
 pub mod intake;
 pub mod mapping;
 pub mod okta;
+pub mod private_files;
 pub mod progress;
 pub mod runtime;
 pub mod state;
 pub mod sync;
+pub mod text;

@@ -150,11 +150,13 @@ impl Check {
         reason: impl Into<String>,
         fix: impl Into<String>,
     ) -> Check {
+        // Reasons quote Okta's and the intake's answers: only sanitised text is printed.
+        let shown = |text: String| crate::text::remote(&text, crate::text::LINE);
         Check {
             name,
             status,
-            reason: reason.into(),
-            fix: fix.into(),
+            reason: shown(reason.into()),
+            fix: shown(fix.into()),
         }
     }
 

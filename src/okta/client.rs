@@ -21,6 +21,7 @@ use crate::clock::SharedClock;
 use crate::http::retry::{self, GaveUp, RetryAction, RetryLogic};
 use crate::http::{display_url, BodyLimit, Transport, TransportSettings};
 use crate::okta::model::ErrorBody;
+use crate::text;
 
 /// An answer read into memory.
 #[derive(Debug, Clone)]
@@ -37,7 +38,7 @@ impl Response {
         self.headers
             .get("x-okta-request-id")
             .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
+            .map(|id| text::remote(id, text::WORD))
     }
 }
 
@@ -380,15 +381,20 @@ pub(crate) fn same_origin(url: &Url, origin: &Url) -> bool {
         && url.password().is_none()
 }
 
+/// The error of a non-2xx answer. Okta's code and summary are remote text: sanitised here, where
+/// they are parsed, so that no error message can steer a terminal or forge a log line.
 fn error_from_response(response: &Response) -> OktaError {
     let body: ErrorBody = serde_json::from_slice(&response.body).unwrap_or_default();
-    let summary = body.error_summary.or_else(|| {
-        let looks_like_html = response.body.trim_ascii_start().starts_with(b"<");
-        looks_like_html.then(|| "the answer is an HTML page, not the Okta API".to_string())
-    });
+    let summary = match body.error_summary {
+        Some(summary) => Some(text::remote(&summary, text::MESSAGE)),
+        None => {
+            let looks_like_html = response.body.trim_ascii_start().starts_with(b"<");
+            looks_like_html.then(|| "the answer is an HTML page, not the Okta API".to_string())
+        }
+    };
     OktaError::Api(Box::new(ApiError {
         status: response.status,
-        code: body.error_code,
+        code: body.error_code.map(|code| text::remote(&code, text::WORD)),
         summary,
         request_id: response.request_id(),
         url: display_url(&response.url),

@@ -25,14 +25,16 @@ pub(crate) async fn run(
     let mfa = MfaReader::new(cycle.options.enrich_mfa);
     // Users (and their factors) are listed into the spool while groups and roles are read:
     // different Okta buckets, worked at the same time (see `spool`).
-    let spool = match Spool::create() {
+    // In the state directory when there is one: private to this user (see `spool`).
+    let spool_dir = state.as_deref().and_then(|state| state.path().parent());
+    let spool = match Spool::create(spool_dir) {
         Ok(spool) => Some(spool),
         Err(error) => {
             warnings.warn(
                 "spool",
                 format!(
                     "cannot create a temporary file in {} ({error}): users are listed after the groups, which makes the full sync slower",
-                    std::env::temp_dir().display()
+                    spool_dir.map_or_else(std::env::temp_dir, Into::into).display()
                 ),
             );
             None

@@ -54,9 +54,10 @@ impl Summary {
 
     pub fn count_user(&mut self, user: &User, is_admin: Option<bool>, has_mfa: Option<bool>) {
         self.users += 1;
+        // A status outside Okta's list is remote text, printed by the summary: sanitised.
         *self
             .users_by_status
-            .entry(user.status.as_str().to_string())
+            .entry(crate::text::remote(user.status.as_str(), crate::text::WORD))
             .or_default() += 1;
         match is_admin {
             Some(true) => self.admins += 1,
