@@ -116,7 +116,10 @@ pub fn sink(config: &Config, output: Option<&str>, clock: SharedClock) -> Result
                 .intake
                 .clone()
                 .ok_or_else(|| AppError::Other("no intake configured".into()))?;
-            Ok(HttpIntake::new(settings, clock)?.into())
+            // A user in too many groups for the intake is sent with fewer, never blocks a cycle.
+            let intake = HttpIntake::new(settings, clock)?
+                .shrink_oversized_with(crate::mapping::oversized::fewer_groups);
+            Ok(intake.into())
         }
     }
 }

@@ -43,7 +43,13 @@ pub struct HttpIntake {
     timeout: Duration,
     policy: RetryPolicy,
     clock: SharedClock,
+    /// Makes an event the intake refused alone as too large smaller, if it can.
+    shrink: Option<Shrink>,
 }
+
+/// Makes one serialised event smaller (`None` when it cannot): see
+/// [`HttpIntake::shrink_oversized_with`].
+pub type Shrink = fn(&[u8]) -> Option<Vec<u8>>;
 
 impl std::fmt::Debug for HttpIntake {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -116,7 +122,17 @@ impl HttpIntake {
                 max_waits: 0,
             },
             clock,
+            shrink: None,
         })
+    }
+
+    /// An event the intake refuses alone as too large (413) is sent again as `shrink` makes it,
+    /// until the intake takes it or `shrink` has nothing left to remove; each one is logged and
+    /// counted in [`Delivered::shrunk`]. Without this, such an event fails the delivery with
+    /// [`IntakeError::TooLarge`], every time.
+    pub fn shrink_oversized_with(mut self, shrink: Shrink) -> HttpIntake {
+        self.shrink = Some(shrink);
+        self
     }
 
     pub fn format(&self) -> Format {
@@ -137,18 +153,35 @@ impl HttpIntake {
     pub async fn deliver(&self, batch: Batch) -> Result<Delivered, IntakeError> {
         let mut done = Delivered::default();
         let mut too_large: Option<(usize, Option<String>)> = None;
-        // A stack of batches still to send; the first half is on top, so order is kept.
-        let mut pending = vec![batch];
-        while let Some(batch) = pending.pop() {
+        // A stack of batches still to send; the first half is on top, so order is kept. The
+        // flag marks a single event already made smaller.
+        let mut pending = vec![(batch, false)];
+        while let Some((batch, shrunk)) = pending.pop() {
             if batch.is_empty() {
                 continue;
             }
             let body = self.encode(&batch)?;
             match self.send(body, &mut done).await? {
-                Outcome::Acknowledged => done.items += batch.len(),
+                Outcome::Acknowledged => {
+                    done.items += batch.len();
+                    done.shrunk += u32::from(shrunk);
+                }
                 Outcome::TooLarge(bytes) if batch.len() == 1 => {
-                    tracing::error!(bytes, "intake refused a single event as too large (413)");
-                    too_large.get_or_insert_with(|| (bytes, user_uid(&batch.items[0])));
+                    match self.shrink.and_then(|shrink| shrink(&batch.items[0])) {
+                        Some(smaller) => {
+                            tracing::warn!(kind = "oversized_events", bytes, smaller = smaller.len(),
+                                user = user_uid(&batch.items[0]).as_deref().unwrap_or("unknown"),
+                                "intake refused a single event as too large (413); sending it again with fewer groups, marked as truncated");
+                            pending.push((Batch::from_items(vec![smaller]), true));
+                        }
+                        None => {
+                            tracing::error!(
+                                bytes,
+                                "intake refused a single event as too large (413)"
+                            );
+                            too_large.get_or_insert_with(|| (bytes, user_uid(&batch.items[0])));
+                        }
+                    }
                 }
                 Outcome::TooLarge(bytes) => {
                     tracing::info!(
@@ -158,8 +191,8 @@ impl HttpIntake {
                     );
                     done.splits += 1;
                     let (first, second) = batch.split();
-                    pending.push(second);
-                    pending.push(first);
+                    pending.push((second, false));
+                    pending.push((first, false));
                 }
             }
         }
@@ -406,7 +439,8 @@ fn user_uid(event: &[u8]) -> Option<String> {
     struct User {
         uid: Option<String>,
     }
-    serde_json::from_slice::<Event>(event).ok()?.user?.uid
+    let uid = serde_json::from_slice::<Event>(event).ok()?.user?.uid?;
+    Some(crate::text::remote(&uid, crate::text::WORD))
 }
 
 #[cfg(test)]

@@ -118,6 +118,9 @@ pub struct Delivered {
     pub retries: u32,
     /// Batches split in two after a 413.
     pub splits: u32,
+    /// Events the intake refused alone as too large, acknowledged once made smaller (see
+    /// [`HttpIntake::shrink_oversized_with`]).
+    pub shrunk: u32,
 }
 
 impl std::ops::AddAssign for Delivered {
@@ -127,6 +130,7 @@ impl std::ops::AddAssign for Delivered {
         self.requests += other.requests;
         self.retries += other.retries;
         self.splits += other.splits;
+        self.shrunk += other.shrunk;
     }
 }
 

@@ -64,6 +64,7 @@
 //!   `sekoia` output format.
 
 mod event;
+pub mod oversized;
 
 use jiff::Timestamp;
 

@@ -87,6 +87,11 @@ impl Summary {
         self.bytes_delivered = self.delivered.bytes;
         self.intake_retries = u64::from(self.delivered.retries);
         self.warnings = warnings.counts();
+        // Events the intake took only with fewer groups (logged by the sender, one by one).
+        if self.delivered.shrunk > 0 {
+            *self.warnings.entry("oversized_events").or_default() +=
+                u64::from(self.delivered.shrunk);
+        }
         self.warning_samples = warnings.samples();
         self.duration_s = elapsed.as_secs_f64();
     }

@@ -19,6 +19,7 @@ mod oauth_keys;
 mod ocsf_schema;
 mod okta_client;
 mod okta_recordings;
+mod oversized;
 mod properties;
 mod reliability;
 mod runtime;

@@ -854,7 +854,10 @@ fn state_dir_verdicts() {
         &check(StateDirOutcome::Refused(theirs.to_string())),
         CheckName::StateDir,
         Status::Fail,
-        &["sync would refuse the state directory", "belongs to uid 1001"],
+        &[
+            "sync would refuse the state directory",
+            "belongs to uid 1001",
+        ],
         &["chown -R 65532 /var/lib/okta-asset-connector"],
     );
     let volume = crate::private_files::Exposure::GroupWritable {
