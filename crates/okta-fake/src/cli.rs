@@ -9,14 +9,14 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 
-use crate::okta::{Bucket, FakeOkta, FakeOptions, Org, OrgSpec};
+use crate::okta::{Bucket, FakeOkta, FakeOptions, Org, OrgSpec, StatsAdminSpelling};
 
 /// Serves a seeded fake Okta org on 127.0.0.1 until Ctrl-C. Logs go to stderr.
 ///
 /// Endpoints: GET /api/v1/users (search, filter, limit, after), /api/v1/users/{id}[/roles|/factors|/groups],
-/// /api/v1/groups (filter, search, limit, after), /api/v1/groups/{id}[/users|/roles],
+/// /api/v1/groups (filter, search, limit, after, expand=stats), /api/v1/groups/{id}[/users|/roles],
 /// /api/v1/iam/assignees/users. Requests need `Authorization: SSWS <token>`.
 #[derive(Parser, Debug)]
 #[command(name = "fake-okta", version)]
@@ -61,12 +61,41 @@ struct Args {
     /// Fraction of users with at least one MFA factor.
     #[arg(long, default_value_t = 0.8)]
     factor_fraction: f64,
+    /// Groups holding a role while none of their members holds one directly (their members
+    /// are admins through the group only), beyond the three role groups every org has.
+    #[arg(long, default_value_t = 0)]
+    group_only_admin_groups: usize,
+    /// GET /api/v1/iam/assignees/users also lists users whose only role comes through a
+    /// group. Okta does not document whether it does; by default only users holding a role
+    /// directly are listed.
+    #[arg(long)]
+    assignees_include_groups: bool,
+    /// Key of the admin flag in a group's `_embedded.stats` (`expand=stats`): `observed` =
+    /// hasAdminPrivilege, as real orgs answer; `spec` = hasAdminPrivlege, as Okta's API spec
+    /// spells it.
+    #[arg(long, value_enum, default_value_t = Spelling::Observed)]
+    stats_admin_spelling: Spelling,
     /// Another client eats this fraction of every bucket's limit (0 = none).
     #[arg(long, default_value_t = 0.0)]
     external_fraction: f64,
     /// Log one line per request.
     #[arg(long)]
     verbose: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Spelling {
+    Observed,
+    Spec,
+}
+
+impl From<Spelling> for StatsAdminSpelling {
+    fn from(spelling: Spelling) -> StatsAdminSpelling {
+        match spelling {
+            Spelling::Observed => StatsAdminSpelling::Observed,
+            Spelling::Spec => StatsAdminSpelling::Spec,
+        }
+    }
 }
 
 fn parse_bucket(s: &str) -> Result<(Bucket, u32), String> {
@@ -113,6 +142,7 @@ async fn serve(args: Args) {
         admin_fraction: args.admin_fraction,
         memberships_per_user: args.memberships_per_user,
         factor_fraction: args.factor_fraction,
+        group_only_admin_groups: args.group_only_admin_groups,
     });
     let (memberships, admins) = (org.membership_count(), org.admin_user_ids().len());
     let generated = started.elapsed();
@@ -127,6 +157,8 @@ async fn serve(args: Args) {
             time_scale: args.time_scale,
             concurrency_cap: args.concurrency_cap,
             verbose: args.verbose,
+            assignees_include_groups: args.assignees_include_groups,
+            stats_admin_spelling: args.stats_admin_spelling.into(),
         },
     )
     .await;

@@ -26,5 +26,6 @@ pub mod time;
 pub use intake::{Envelope, FakeIntake};
 pub use okta::{
     Bucket, ClientKey, Counters, FakeFactor, FakeGroup, FakeOkta, FakeOptions, FakeRole, FakeUser,
-    Faults, GroupType, OAuthClient, OAuthServer, OAuthStats, Org, OrgSpec, UserRole,
+    Faults, GroupType, OAuthClient, OAuthServer, OAuthStats, Org, OrgSpec, StatsAdminSpelling,
+    UserRole,
 };

@@ -119,6 +119,36 @@ pub struct FakeOptions {
     pub concurrency_cap: Option<usize>,
     /// Log one line per request to stderr.
     pub verbose: bool,
+    /// What `GET /api/v1/iam/assignees/users` lists. Okta documents it as "users with role
+    /// assignments" without saying whether a role held through a group counts: `false` (the
+    /// default) lists only users holding a role directly, `true` also those holding one only
+    /// through a group.
+    pub assignees_include_groups: bool,
+    /// How `_embedded.stats` (`expand=stats` on groups) spells its admin flag.
+    pub stats_admin_spelling: StatsAdminSpelling,
+}
+
+/// The key of the admin flag in a group's `_embedded.stats`.
+///
+/// Okta's management spec declares `hasAdminPrivlege`; responses of real orgs published in
+/// Okta's own SDK issue trackers (okta-sdk-dotnet #447, 2020; okta-sdk-nodejs #429, 2024) carry
+/// `hasAdminPrivilege`. A client should read both.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StatsAdminSpelling {
+    /// `hasAdminPrivilege`, as real orgs answer.
+    #[default]
+    Observed,
+    /// `hasAdminPrivlege`, as the spec declares.
+    Spec,
+}
+
+impl StatsAdminSpelling {
+    pub fn key(self) -> &'static str {
+        match self {
+            StatsAdminSpelling::Observed => "hasAdminPrivilege",
+            StatsAdminSpelling::Spec => "hasAdminPrivlege",
+        }
+    }
 }
 
 impl Default for FakeOptions {
@@ -132,6 +162,8 @@ impl Default for FakeOptions {
             time_scale: 1.0,
             concurrency_cap: None,
             verbose: false,
+            assignees_include_groups: false,
+            stats_admin_spelling: StatsAdminSpelling::default(),
         }
     }
 }
@@ -235,6 +267,13 @@ impl FakeOkta {
     /// The fake's clock.
     pub fn virtual_now(&self) -> jiff::Timestamp {
         self.shared.clock.now()
+    }
+
+    /// The fewest Okta requests a full sync of the org as served can make (see
+    /// [`crate::cost::bulk_minimum`]; the assignee list as this fake serves it).
+    pub fn bulk_minimum(&self, mfa: bool, roles: bool) -> u64 {
+        let include_groups = self.shared.options.assignees_include_groups;
+        self.with_org(|org| crate::cost::bulk_minimum(org, mfa, roles, include_groups))
     }
 
     /// A copy of the virtual clock (e.g. to give the connector under test a matching clock).

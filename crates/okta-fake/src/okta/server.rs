@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::filter::{self, AttrKind, AttrValue, Expr, Resource};
 use super::org::{push_json_str, FakeFactor, FakeGroup, FakeRole, FakeUser, GroupType, Org};
-use super::{Bucket, Shared};
+use super::{Bucket, Shared, StatsAdminSpelling};
 use crate::http::{Reply, Request};
 use crate::rng::mix;
 use crate::time::{http_date, okta};
@@ -546,7 +546,7 @@ fn route(shared: &Shared, req: &Request, n: u64) -> Answer {
                         if i > 0 {
                             out.push(',');
                         }
-                        group_json(&mut out, g, &base);
+                        group_json(&mut out, g, &base, None);
                     }
                     out.push(']');
                     Answer {
@@ -562,7 +562,8 @@ fn route(shared: &Shared, req: &Request, n: u64) -> Answer {
         ["groups", id] => match org.group_index(id) {
             Some(g) => {
                 let mut out = String::new();
-                group_json(&mut out, &org.groups[g], &base);
+                let stats = wants_stats(req).then_some(shared.options.stats_admin_spelling);
+                group_json(&mut out, &org.groups[g], &base, stats);
                 Answer::ok(out)
             }
             None => not_found(shared, n, id, "UserGroup"),
@@ -616,7 +617,7 @@ fn route(shared: &Shared, req: &Request, n: u64) -> Answer {
                 Ok(p) => p,
                 Err(what) => return bad_param(shared, n, &what),
             };
-            let admins = org.admin_indices();
+            let admins = org.assignee_indices(shared.options.assignees_include_groups);
             let items = admins.iter().map(|&u| {
                 let u = org.user_at(u);
                 (u.seq, u)
@@ -846,12 +847,13 @@ fn list_groups(shared: &Shared, req: &Request, n: u64, org: &Org, base: &str) ->
         };
         by_expr && by_q
     });
+    let stats = wants_stats(req).then_some(shared.options.stats_admin_spelling);
     let mut out = String::from("[");
     for (i, g) in groups.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        group_json(&mut out, g, base);
+        group_json(&mut out, g, base, stats);
     }
     out.push(']');
     Answer {
@@ -903,7 +905,27 @@ fn user_json(out: &mut String, org: &Org, u: &FakeUser, base: &str, omit_credent
     out.push_str("\"}}}");
 }
 
-fn group_json(out: &mut String, g: &FakeGroup, base: &str) {
+/// `expand=stats` (alone or in a comma-separated list, as `stats,app`).
+fn wants_stats(req: &Request) -> bool {
+    req.query_param("expand")
+        .is_some_and(|e| e.split(',').any(|v| v.trim() == "stats"))
+}
+
+/// `_embedded.stats` of a group: member count, app and push-mapping counts, and whether a role
+/// is assigned to the group (of any status).
+fn stats_json(out: &mut String, g: &FakeGroup, base: &str, spelling: StatsAdminSpelling) {
+    // The fake has no apps or push mappings: small made-up counts, stable per group.
+    let apps = mix(g.seq ^ 0xA995) % 4;
+    out.push_str(&format!(
+        ",\"_embedded\":{{\"stats\":{{\"usersCount\":{},\"appsCount\":{apps},\"groupPushMappingsCount\":0,\"{}\":{},\"_links\":{{\"self\":{{\"href\":\"{base}/api/v1/groups/{}/stats\"}}}}}}}}",
+        g.members.len(),
+        spelling.key(),
+        !g.roles.is_empty(),
+        g.id,
+    ));
+}
+
+fn group_json(out: &mut String, g: &FakeGroup, base: &str, stats: Option<StatsAdminSpelling>) {
     out.push_str("{\"id\":\"");
     out.push_str(&g.id);
     out.push('"');
@@ -948,6 +970,9 @@ fn group_json(out: &mut String, g: &FakeGroup, base: &str) {
     out.push('}');
     if app {
         out.push_str(",\"source\":{\"id\":\"0oa1appsource0000ad1\"}");
+    }
+    if let Some(spelling) = stats {
+        stats_json(out, g, base, spelling);
     }
     out.push_str(",\"_links\":{\"logo\":[{\"name\":\"medium\",\"href\":\"https://ok12static.oktacdn.com/assets/img/logos/groups/odyssey/okta-medium.svg\",\"type\":\"image/png\"}],\"users\":{\"href\":\"");
     out.push_str(base);
