@@ -259,6 +259,7 @@ fn bucket_name(bucket: Bucket) -> &'static str {
         Bucket::UserById => "user_by_id",
         Bucket::Groups => "groups",
         Bucket::Iam => "iam",
+        Bucket::Logs => "logs",
         Bucket::Other => "other",
     }
 }

@@ -7,6 +7,7 @@ mod support;
 mod check;
 mod docs;
 mod fake_okta;
+mod fake_okta_log;
 mod fake_okta_roles;
 mod full_sync;
 mod incremental;

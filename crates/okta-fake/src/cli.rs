@@ -17,7 +17,8 @@ use crate::okta::{Bucket, FakeOkta, FakeOptions, Org, OrgSpec, StatsAdminSpellin
 ///
 /// Endpoints: GET /api/v1/users (search, filter, limit, after), /api/v1/users/{id}[/roles|/factors|/groups],
 /// /api/v1/groups (filter, search, limit, after, expand=stats), /api/v1/groups/{id}[/users|/roles],
-/// /api/v1/iam/assignees/users. Requests need `Authorization: SSWS <token>`.
+/// /api/v1/iam/assignees/users, /api/v1/logs (since, until, filter, q, limit, sortOrder, after).
+/// Requests need `Authorization: SSWS <token>`.
 #[derive(Parser, Debug)]
 #[command(name = "fake-okta", version)]
 struct Args {
@@ -40,7 +41,7 @@ struct Args {
     #[arg(long)]
     rate_limit: Option<u32>,
     /// Per-bucket override, repeatable: BUCKET=N with BUCKET one of users-list, user-by-id,
-    /// groups, iam, other.
+    /// groups, iam, logs, other.
     #[arg(long = "bucket-limit", value_name = "BUCKET=N")]
     bucket_limits: Vec<String>,
     /// Rate-limit window length, in virtual seconds.
@@ -75,6 +76,26 @@ struct Args {
     /// spells it.
     #[arg(long, value_enum, default_value_t = Spelling::Observed)]
     stats_admin_spelling: Spelling,
+    /// Largest delay, in virtual milliseconds, between a System Log event's `published` time and
+    /// the moment GET /api/v1/logs shows it. Each event draws its own delay up to this, so
+    /// events appear out of `published` order: a client resuming from the last `published` it
+    /// saw misses some, one following the polling `next` link misses none.
+    #[arg(long, default_value_t = 0)]
+    log_lag_ms: u64,
+    /// Sign-ins per virtual minute written to the System Log (user.session.start,
+    /// policy.evaluate_sign_on, user.authentication.sso by random ACTIVE users): a live org's
+    /// log is mostly these.
+    #[arg(long, default_value_t = 0.0)]
+    signins_per_minute: f64,
+    /// Random changes per virtual minute made to the org while serving (profile edits,
+    /// lifecycle changes, new and deleted users, memberships, group renames, creations and
+    /// deletions, roles, factors), each recorded in the System Log as Okta would: run the
+    /// connector's `run` against it and watch it pick them up. --verbose logs each change.
+    #[arg(long, default_value_t = 0.0)]
+    churn_per_minute: f64,
+    /// Seed of those random changes.
+    #[arg(long, default_value_t = 1)]
+    churn_seed: u64,
     /// Another client eats this fraction of every bucket's limit (0 = none).
     #[arg(long, default_value_t = 0.0)]
     external_fraction: f64,
@@ -105,6 +126,7 @@ fn parse_bucket(s: &str) -> Result<(Bucket, u32), String> {
         "user-by-id" => Bucket::UserById,
         "groups" => Bucket::Groups,
         "iam" => Bucket::Iam,
+        "logs" => Bucket::Logs,
         "other" => Bucket::Other,
         _ => return Err(format!("unknown bucket {name}")),
     };
@@ -159,6 +181,10 @@ async fn serve(args: Args) {
             verbose: args.verbose,
             assignees_include_groups: args.assignees_include_groups,
             stats_admin_spelling: args.stats_admin_spelling.into(),
+            log_lag_ms: args.log_lag_ms,
+            signins_per_minute: args.signins_per_minute,
+            churn_per_minute: args.churn_per_minute,
+            churn_seed: args.churn_seed,
         },
     )
     .await;
@@ -182,7 +208,10 @@ async fn serve(args: Args) {
     let _ = tokio::signal::ctrl_c().await;
     let c = okta.counters();
     eprintln!(
-        "fake-okta: stopping after {} requests ({} 429, {} concurrency 429)",
-        c.total, c.http_429, c.http_429_concurrency
+        "fake-okta: stopping after {} requests ({} 429, {} concurrency 429); {} random changes made",
+        c.total,
+        c.http_429,
+        c.http_429_concurrency,
+        okta.churned().len()
     );
 }

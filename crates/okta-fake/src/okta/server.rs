@@ -14,14 +14,14 @@ use crate::rng::mix;
 use crate::time::{http_date, okta};
 
 /// An answer before the common headers are added.
-struct Answer {
-    status: u16,
-    body: String,
-    links: Vec<String>,
+pub(super) struct Answer {
+    pub status: u16,
+    pub body: String,
+    pub links: Vec<String>,
 }
 
 impl Answer {
-    fn ok(body: String) -> Answer {
+    pub fn ok(body: String) -> Answer {
         Answer {
             status: 200,
             body,
@@ -31,6 +31,17 @@ impl Answer {
 }
 
 fn error_body(shared: &Shared, n: u64, code: &str, summary: &str) -> String {
+    error_body_with(shared, n, code, summary, &[])
+}
+
+/// An Okta error body; each cause becomes `{"errorSummary": cause}` in `errorCauses`.
+fn error_body_with(
+    shared: &Shared,
+    n: u64,
+    code: &str,
+    summary: &str,
+    causes: &[String],
+) -> String {
     let mut out = String::from("{\"errorCode\":");
     push_json_str(&mut out, code);
     out.push_str(",\"errorSummary\":");
@@ -40,8 +51,32 @@ fn error_body(shared: &Shared, n: u64, code: &str, summary: &str) -> String {
     out.push_str(",\"errorId\":\"oae");
     out.push_str(&b64(&mix(n ^ shared.salt ^ 0xE220).to_le_bytes())[..11]);
     out.push_str(&b64(&mix(n.wrapping_add(shared.salt)).to_le_bytes())[..11]);
-    out.push_str("\",\"errorCauses\":[]}");
+    out.push_str("\",\"errorCauses\":[");
+    for (i, cause) in causes.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"errorSummary\":");
+        push_json_str(&mut out, cause);
+        out.push('}');
+    }
+    out.push_str("]}");
     out
+}
+
+/// 400 `E0000001` naming the parameter, with the reason as an error cause.
+pub(super) fn invalid_param(shared: &Shared, n: u64, param: &str, reason: &str) -> Answer {
+    Answer {
+        status: 400,
+        body: error_body_with(
+            shared,
+            n,
+            "E0000001",
+            &format!("Api validation failed: {param}"),
+            &[reason.to_string()],
+        ),
+        links: Vec::new(),
+    }
 }
 
 fn error(shared: &Shared, n: u64, status: u16, code: &str, summary: &str) -> Answer {
@@ -322,7 +357,7 @@ fn inverse(a: u64) -> u64 {
 
 /// An opaque cursor for "after sequence number `seq`": a keyed, invertible scramble plus a
 /// check value, base64url. Not derivable from ids; forged or mangled cursors are refused.
-fn encode_cursor(salt: u64, seq: u64) -> String {
+pub(super) fn encode_cursor(salt: u64, seq: u64) -> String {
     let body = (seq ^ salt).wrapping_mul(ODD).rotate_left(17) ^ (salt >> 7);
     let check = (mix(seq.wrapping_add(salt)) >> 32) as u32;
     let mut bytes = body.to_be_bytes().to_vec();
@@ -330,7 +365,7 @@ fn encode_cursor(salt: u64, seq: u64) -> String {
     b64(&bytes)
 }
 
-fn decode_cursor(salt: u64, cursor: &str) -> Option<u64> {
+pub(super) fn decode_cursor(salt: u64, cursor: &str) -> Option<u64> {
     let bytes = unb64(cursor)?;
     if bytes.len() != 12 {
         return None;
@@ -343,7 +378,7 @@ fn decode_cursor(salt: u64, cursor: &str) -> Option<u64> {
 
 // ------------------------------------------------------------------------------ links
 
-fn pct(s: &str) -> String {
+pub(super) fn pct(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
@@ -500,7 +535,13 @@ fn route(shared: &Shared, req: &Request, n: u64) -> Answer {
     let omit_credentials = req
         .header("content-type")
         .is_some_and(|c| c.contains("omitCredentials"));
-    let org = shared.org.lock().unwrap();
+    let mut org = shared.org.lock().unwrap();
+    if segs.as_slice() == ["logs"] {
+        // Sign-ins due by now are recorded before anyone can query past their time.
+        let now_ms = shared.clock.now_ms();
+        org.catch_up_sign_ins(now_ms);
+        return super::log_api::list_logs(shared, req, n, &org, &base, now_ms);
+    }
     let org = &*org;
     match segs.as_slice() {
         ["users"] => list_users(shared, req, n, org, &base, omit_credentials),

@@ -150,6 +150,10 @@ impl Org {
         }
         org.gen_groups(&mut rng, spec);
         org.gen_roles(&mut rng, spec);
+        if !org.users.is_empty() {
+            // User 0, a super admin, is who makes the changes the System Log records.
+            org.actor = org.user_entity(0);
+        }
         org
     }
 

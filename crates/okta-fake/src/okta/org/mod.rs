@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use jiff::Timestamp;
 use serde_json::{Map, Value};
 
+use super::syslog::{LogEntity, Record, SignIns, SystemLog};
 use crate::rng::{Rng, ALNUM};
 use crate::time::{from_ms, VirtualClock};
 
@@ -211,6 +212,10 @@ pub struct Org {
     last_mutation_ms: i64,
     /// Set by [`Org::in_one_second`]: every mutation gets this time.
     pinned_ms: Option<i64>,
+    log: SystemLog,
+    /// Who makes the changes the log records.
+    actor: LogEntity,
+    sign_ins: SignIns,
 }
 
 /// Label of a custom role (type `CUSTOM`).
@@ -301,7 +306,18 @@ fn ascii_slug(s: &str) -> String {
 
 impl Org {
     fn empty(org_id: String, type_id: String, rng: Rng) -> Org {
+        let salt = crate::rng::mix(org_id.bytes().fold(0x10C5, |h: u64, b| {
+            h.wrapping_mul(31).wrapping_add(u64::from(b))
+        }));
         Org {
+            log: SystemLog::new(salt),
+            actor: LogEntity::new(
+                "0oa1fakeadminconsole",
+                "PublicClientApp",
+                "Okta Admin Console",
+                "Okta Admin Console",
+            ),
+            sign_ins: SignIns::new(salt),
             org_id,
             type_id,
             users: Vec::new(),
@@ -338,6 +354,103 @@ impl Org {
         let ms = ms.max(self.last_mutation_ms);
         self.last_mutation_ms = ms;
         from_ms(ms)
+    }
+
+    /// The System Log.
+    pub fn log(&self) -> &SystemLog {
+        &self.log
+    }
+
+    /// The largest delay between an event's `published` time and the moment queries see it;
+    /// each event draws its own delay in `[0, max_lag_ms]`.
+    pub fn set_log_lag_ms(&mut self, max_lag_ms: u64) {
+        self.log.set_max_lag_ms(max_lag_ms);
+    }
+
+    /// Sign-ins per virtual minute recorded in the log (0 = none), from the next catch-up on.
+    pub fn set_sign_ins_per_minute(&mut self, per_minute: f64) {
+        self.sign_ins.set_rate(per_minute);
+    }
+
+    /// When an event recorded now is published: the clock, to the millisecond (without a
+    /// clock: the last mutation's time).
+    fn event_ms(&self) -> i64 {
+        match &self.clock {
+            Some(clock) => clock.now_ms(),
+            None => self.last_mutation_ms,
+        }
+    }
+
+    /// Records an event made by the org's actor, published now.
+    pub(crate) fn record(&mut self, record: Record) {
+        let at = self.event_ms();
+        self.log.append(at, &self.actor, record);
+    }
+
+    /// Records the sign-ins due by `now_ms` (the served fake calls it before answering a log
+    /// query, so an event is in the log before any query could have seen its time pass).
+    pub(crate) fn catch_up_sign_ins(&mut self, now_ms: i64) {
+        let due = self.sign_ins.due(now_ms);
+        let active: Vec<usize> = if due.is_empty() {
+            Vec::new()
+        } else {
+            (0..self.users.len())
+                .filter(|&i| self.users[i].status == "ACTIVE")
+                .collect()
+        };
+        if active.is_empty() {
+            return;
+        }
+        for at in due {
+            let who = active[self.sign_ins.pick(active.len())];
+            let user = self.user_entity(who);
+            let app = LogEntity::new(
+                "0oa1fakeapp00000sso1",
+                "AppInstance",
+                "Example Wiki",
+                "Example Wiki",
+            );
+            let policy = LogEntity::new(
+                "00p1fakesignonpolicy",
+                "PolicyEntity",
+                "unknown",
+                "Default Policy",
+            );
+            self.log
+                .append(at, &user, Record::new("user.session.start", vec![]));
+            self.log.append(
+                at,
+                &user,
+                Record::new("policy.evaluate_sign_on", vec![policy]),
+            );
+            self.log.append(
+                at + 1,
+                &user,
+                Record::new("user.authentication.sso", vec![app]),
+            );
+        }
+    }
+
+    /// A user as an event's actor or target.
+    pub(crate) fn user_entity(&self, index: usize) -> LogEntity {
+        let u = &self.users[index];
+        let profile = u.profile();
+        let name = |k: &str| profile.get(k).and_then(Value::as_str).unwrap_or("");
+        let display = format!("{} {}", name("firstName"), name("lastName"));
+        LogEntity::new(&u.id, "User", &u.login(), display.trim())
+    }
+
+    pub(crate) fn user_entity_by_id(&self, id: &str) -> LogEntity {
+        let at = self
+            .user_index(id)
+            .unwrap_or_else(|| panic!("fake okta: no user {id}"));
+        self.user_entity(at)
+    }
+
+    /// A group as an event's target (Okta gives groups the alternate id `unknown`).
+    pub(crate) fn group_entity(&self, index: usize) -> LogEntity {
+        let g = &self.groups[index];
+        LogEntity::new(&g.id, "UserGroup", "unknown", &g.name)
     }
 
     /// Runs `changes` with every mutation stamped with the same whole second, as Okta stamps

@@ -1,16 +1,19 @@
-//! The mutations Okta would make, each setting the timestamps Okta sets.
+//! The mutations Okta would make, each setting the timestamps Okta sets and recording the
+//! System Log events Okta records (see `syslog` for the event types).
+//!
+//! Timestamps come from `mutation_time()` (the fake's virtual clock when served, in whole
+//! seconds). What moves: profile and status changes move the user's `lastUpdated`; membership
+//! changes move the group's `lastMembershipUpdated` and not the user's `lastUpdated`; a group's
+//! profile moves its `lastUpdated`; role and factor changes move only the assignment's or the
+//! factor's own `lastUpdated`. Unknown ids panic: these are test helpers.
 
 use serde_json::Value;
 
 use super::generate::make_factor;
 use super::*;
+use crate::okta::syslog::Record;
 
 impl Org {
-    // ---------------------------------------------------------------- mutations
-    //
-    // Each sets the timestamps Okta sets, from `mutation_time()` (the fake's virtual clock when
-    // served). Unknown ids panic: these are test helpers.
-
     fn user_mut(&mut self, id: &str) -> &mut FakeUser {
         let i = *self
             .user_idx
@@ -82,6 +85,11 @@ impl Org {
             self.groups[g].last_membership_updated = now;
             self.users[u as usize].groups.push(g as u32);
         }
+        let target = vec![self.user_entity(u as usize)];
+        self.record(Record::new("user.lifecycle.create", target.clone()));
+        if status == "ACTIVE" {
+            self.record(Record::new("user.lifecycle.activate", target));
+        }
         id
     }
 
@@ -93,6 +101,10 @@ impl Org {
         profile.insert(field.to_string(), value.into());
         user.profile_json = Value::Object(profile).to_string();
         user.last_updated = now;
+        let target = vec![self.user_entity_by_id(id)];
+        self.record(
+            Record::new("user.account.update_profile", target).debug("changedAttributes", field),
+        );
     }
 
     /// Lifecycle change: bumps `lastUpdated` and `statusChanged` (and sets `activated` the first
@@ -103,18 +115,22 @@ impl Org {
         if user.status == status {
             return;
         }
+        let event_type = status_event(&user.status, status);
         user.status = status.to_string();
         user.status_changed = Some(now);
         user.last_updated = now;
         if status == "ACTIVE" && user.activated.is_none() {
             user.activated = Some(now);
         }
+        let target = vec![self.user_entity_by_id(id)];
+        self.record(Record::new(event_type, target));
     }
 
     /// Hard delete: the user disappears from everything; the groups it was in get a new
     /// `lastMembershipUpdated`.
     pub fn delete_user(&mut self, id: &str) {
         let now = self.mutation_time();
+        let target = vec![self.user_entity_by_id(id)];
         let Some(gone) = self.user_idx.remove(id) else {
             panic!("fake okta: no user {id}");
         };
@@ -134,6 +150,11 @@ impl Org {
         for (i, u) in self.users.iter().enumerate().skip(gone) {
             self.user_idx.insert(u.id.clone(), i);
         }
+        self.record(Record::new(
+            "user.lifecycle.delete.initiated",
+            target.clone(),
+        ));
+        self.record(Record::new("user.lifecycle.delete.completed", target));
     }
 
     /// Adds a member: bumps the group's `lastMembershipUpdated` only (not the user's
@@ -153,6 +174,8 @@ impl Org {
         if let Err(at) = groups.binary_search(&(g as u32)) {
             groups.insert(at, g as u32);
         }
+        let targets = vec![self.user_entity(u as usize), self.group_entity(g)];
+        self.record(Record::new("group.user_membership.add", targets));
         true
     }
 
@@ -170,6 +193,8 @@ impl Org {
         self.groups[g].members.remove(at);
         self.groups[g].last_membership_updated = now;
         self.users[u as usize].groups.retain(|&x| x != g as u32);
+        let targets = vec![self.user_entity(u as usize), self.group_entity(g)];
+        self.record(Record::new("group.user_membership.remove", targets));
         true
     }
 
@@ -179,6 +204,8 @@ impl Org {
         let g = self.group_pos(group_id);
         self.groups[g].name = name.to_string();
         self.groups[g].last_updated = now;
+        let target = vec![self.group_entity(g)];
+        self.record(Record::new("group.profile.update", target));
     }
 
     /// Creates an OKTA_GROUP without members; returns its id.
@@ -199,7 +226,39 @@ impl Org {
             members: Vec::new(),
         });
         self.next_seq += 1;
+        let target = vec![self.group_entity(self.groups.len() - 1)];
+        self.record(Record::new("group.lifecycle.create", target));
         id
+    }
+
+    /// Deletes an OKTA_GROUP: its members lose it, its role assignments vanish with it, and
+    /// every request about it answers 404 `E0000007`. Members' `lastUpdated` does not move.
+    /// Okta refuses to delete the Everyone group and app-sourced groups: so does this (panic).
+    pub fn delete_group(&mut self, group_id: &str) {
+        let g = self.group_pos(group_id);
+        assert!(
+            self.groups[g].group_type == GroupType::Okta,
+            "fake okta: only OKTA_GROUPs can be deleted ({group_id})"
+        );
+        self.mutation_time();
+        let target = vec![self.group_entity(g)];
+        self.group_idx.remove(group_id);
+        let gone = self.groups.remove(g);
+        let g32 = g as u32;
+        for &u in &gone.members {
+            self.users[u as usize].groups.retain(|&x| x != g32);
+        }
+        for user in &mut self.users {
+            for x in &mut user.groups {
+                if *x > g32 {
+                    *x -= 1;
+                }
+            }
+        }
+        for (i, group) in self.groups.iter().enumerate().skip(g) {
+            self.group_idx.insert(group.id.clone(), i);
+        }
+        self.record(Record::new("group.lifecycle.delete", target));
     }
 
     fn new_role(&mut self, role_type: &str) -> FakeRole {
@@ -214,30 +273,60 @@ impl Org {
     /// touch the user's `lastUpdated`. Returns the assignment id.
     pub fn grant_user_role(&mut self, user_id: &str, role_type: &str) -> String {
         let role = self.new_role(role_type);
-        let id = role.id.clone();
+        let (id, label) = (role.id.clone(), role.label.clone());
         self.user_mut(user_id).roles.push(role);
+        self.record_user_privilege(user_id, "ACTIVE", &label);
         id
     }
 
     /// Removes a user's direct role(s) whose type or assignment id is `role`; returns them.
     pub fn revoke_user_role(&mut self, user_id: &str, role: &str) -> Vec<FakeRole> {
-        take_roles(&mut self.user_mut(user_id).roles, role)
+        self.mutation_time();
+        let taken = take_roles(&mut self.user_mut(user_id).roles, role);
+        for r in &taken {
+            self.record_user_privilege(user_id, "INACTIVE", &r.label);
+        }
+        taken
+    }
+
+    fn record_user_privilege(&mut self, user_id: &str, status: &str, label: &str) {
+        let (event_type, key) = match status {
+            "ACTIVE" => ("user.account.privilege.grant", "privilegeGranted"),
+            _ => ("user.account.privilege.revoke", "privilegeRevoked"),
+        };
+        let target = vec![self.user_entity_by_id(user_id)];
+        self.record(Record::new(event_type, target).debug(key, label));
+    }
+
+    fn record_group_privilege(&mut self, g: usize, status: &str, label: &str) {
+        let (event_type, key) = match status {
+            "ACTIVE" => ("group.privilege.grant", "privilegeGranted"),
+            _ => ("group.privilege.revoke", "privilegeRevoked"),
+        };
+        let target = vec![self.group_entity(g)];
+        self.record(Record::new(event_type, target).debug(key, label));
     }
 
     /// Assigns a role to a group: its members hold it through the group. Returns the
     /// assignment id.
     pub fn grant_group_role(&mut self, group_id: &str, role_type: &str) -> String {
         let role = self.new_role(role_type);
-        let id = role.id.clone();
+        let (id, label) = (role.id.clone(), role.label.clone());
         let g = self.group_pos(group_id);
         self.groups[g].roles.push(role);
+        self.record_group_privilege(g, "ACTIVE", &label);
         id
     }
 
     /// Removes a group's role(s) whose type or assignment id is `role`; returns them.
     pub fn revoke_group_role(&mut self, group_id: &str, role: &str) -> Vec<FakeRole> {
+        self.mutation_time();
         let g = self.group_pos(group_id);
-        take_roles(&mut self.groups[g].roles, role)
+        let taken = take_roles(&mut self.groups[g].roles, role);
+        for r in &taken {
+            self.record_group_privilege(g, "INACTIVE", &r.label);
+        }
+        taken
     }
 
     /// Sets the status (`ACTIVE` or `INACTIVE`) of a user's direct role(s) whose type or
@@ -245,7 +334,11 @@ impl Org {
     /// Returns how many assignments changed.
     pub fn set_user_role_status(&mut self, user_id: &str, role: &str, status: &str) -> usize {
         let now = self.mutation_time();
-        set_roles_status(&mut self.user_mut(user_id).roles, role, status, now)
+        let changed = set_roles_status(&mut self.user_mut(user_id).roles, role, status, now);
+        for label in &changed {
+            self.record_user_privilege(user_id, status, label);
+        }
+        changed.len()
     }
 
     /// Sets the status of a group's role(s) whose type or assignment id is `role` (see
@@ -253,7 +346,11 @@ impl Org {
     pub fn set_group_role_status(&mut self, group_id: &str, role: &str, status: &str) -> usize {
         let now = self.mutation_time();
         let g = self.group_pos(group_id);
-        set_roles_status(&mut self.groups[g].roles, role, status, now)
+        let changed = set_roles_status(&mut self.groups[g].roles, role, status, now);
+        for label in &changed {
+            self.record_group_privilege(g, status, label);
+        }
+        changed.len()
     }
 
     /// Enrolls a factor (`factor_type` like `push`, `sms`, `token:software:totp`); returns its id.
@@ -267,9 +364,16 @@ impl Org {
         factor.last_updated = now;
         let id = factor.id.clone();
         self.user_mut(user_id).factors.push(factor);
+        let event_type = match status {
+            "ACTIVE" => "user.mfa.factor.activate",
+            _ => "user.mfa.factor.update",
+        };
+        self.record_factor(user_id, event_type, factor_type);
         id
     }
 
+    /// Sets a factor's status (ACTIVE: activated; anything else: deactivated). The factor's
+    /// `lastUpdated` moves, the user's does not.
     pub fn set_factor_status(&mut self, user_id: &str, factor_id: &str, status: &str) {
         let now = self.mutation_time();
         let factor = self
@@ -280,10 +384,58 @@ impl Org {
             .unwrap_or_else(|| panic!("fake okta: no factor {factor_id}"));
         factor.status = status.to_string();
         factor.last_updated = now;
+        let factor_type = factor.factor_type.clone();
+        let event_type = match status {
+            "ACTIVE" => "user.mfa.factor.activate",
+            _ => "user.mfa.factor.deactivate",
+        };
+        self.record_factor(user_id, event_type, &factor_type);
     }
 
+    /// Activates a factor (see [`Org::set_factor_status`]).
+    pub fn activate_factor(&mut self, user_id: &str, factor_id: &str) {
+        self.set_factor_status(user_id, factor_id, "ACTIVE");
+    }
+
+    /// Removes one factor, as an admin's "reset factor" does.
     pub fn remove_factor(&mut self, user_id: &str, factor_id: &str) {
-        self.user_mut(user_id).factors.retain(|f| f.id != factor_id);
+        self.mutation_time();
+        let factors = &mut self.user_mut(user_id).factors;
+        let Some(at) = factors.iter().position(|f| f.id == factor_id) else {
+            panic!("fake okta: no factor {factor_id}");
+        };
+        let gone = factors.remove(at);
+        self.record_factor(user_id, "user.mfa.factor.deactivate", &gone.factor_type);
+    }
+
+    /// Removes every factor of a user ("Reset all factors"); returns how many there were.
+    /// The user's `lastUpdated` does not move.
+    pub fn reset_factors(&mut self, user_id: &str) -> usize {
+        self.mutation_time();
+        let gone = std::mem::take(&mut self.user_mut(user_id).factors).len();
+        let target = vec![self.user_entity_by_id(user_id)];
+        self.record(Record::new("user.mfa.factor.reset_all", target));
+        gone
+    }
+
+    fn record_factor(&mut self, user_id: &str, event_type: &'static str, factor_type: &str) {
+        let target = vec![self.user_entity_by_id(user_id)];
+        self.record(Record::new(event_type, target).debug("factor", factor_type));
+    }
+}
+
+/// The event Okta records for a change of user status.
+fn status_event(from: &str, to: &str) -> &'static str {
+    match (from, to) {
+        ("SUSPENDED", "ACTIVE") => "user.lifecycle.unsuspend",
+        ("LOCKED_OUT", "ACTIVE") => "user.account.unlock",
+        ("DEPROVISIONED", "PROVISIONED") => "user.lifecycle.reactivate",
+        (_, "DEPROVISIONED") => "user.lifecycle.deactivate",
+        (_, "SUSPENDED") => "user.lifecycle.suspend",
+        (_, "LOCKED_OUT") => "user.account.lock",
+        (_, "RECOVERY") => "user.account.reset_password",
+        (_, "PASSWORD_EXPIRED") => "user.account.expire_password",
+        _ => "user.lifecycle.activate",
     }
 }
 
@@ -296,15 +448,22 @@ fn take_roles(roles: &mut Vec<FakeRole>, role: &str) -> Vec<FakeRole> {
     taken
 }
 
-fn set_roles_status(roles: &mut [FakeRole], role: &str, status: &str, now: Timestamp) -> usize {
-    let mut changed = 0;
+/// Sets the status of the roles whose type or assignment id is `role`; the labels of those that
+/// changed.
+fn set_roles_status(
+    roles: &mut [FakeRole],
+    role: &str,
+    status: &str,
+    now: Timestamp,
+) -> Vec<String> {
+    let mut changed = Vec::new();
     for r in roles
         .iter_mut()
         .filter(|r| (r.role_type == role || r.id == role) && r.status != status)
     {
         r.status = status.to_string();
         r.last_updated = now;
-        changed += 1;
+        changed.push(r.label.clone());
     }
     changed
 }
