@@ -18,6 +18,7 @@ mod oauth_keys;
 mod ocsf_schema;
 mod okta_client;
 mod okta_recordings;
+mod okta_spec;
 mod properties;
 mod reliability;
 mod runtime;
