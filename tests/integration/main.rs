@@ -22,3 +22,4 @@ mod properties;
 mod reliability;
 mod runtime;
 mod secrets;
+mod sekoia_runtime;
