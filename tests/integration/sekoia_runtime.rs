@@ -149,8 +149,9 @@ impl World {
     }
 
     /// The binary with the runtime directory, as the image would run it; stderr to a file.
-    fn spawn(&self, args: &[&str], stderr: &Path) -> Child {
-        binary::command()
+    /// Killed when dropped, so that a failing test leaves no process behind.
+    fn spawn(&self, args: &[&str], stderr: &Path) -> Running {
+        let child = binary::command()
             .args(args)
             .arg("--symphony-dir")
             .arg(self.dir.path())
@@ -162,11 +163,22 @@ impl World {
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(stderr).unwrap())
             .spawn()
-            .expect("the connector binary starts")
+            .expect("the connector binary starts");
+        Running(child)
     }
 
     fn get(&self, port: u16, path: &str) -> (u16, String) {
         http_get(port, path)
+    }
+}
+
+/// A child process killed on drop (a no-op once it exited).
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
@@ -330,7 +342,7 @@ async fn under_the_runtime_users_arrive_health_and_metrics_answer_logs_reach_the
     );
     assert_eq!(world.get(world.liveness_port, "/nope").0, 404);
 
-    let status = terminate(&mut child).await;
+    let status = terminate(&mut child.0).await;
     assert!(status.success(), "exit status {status:?} after SIGTERM");
 
     // The secrets were fetched once, with the runtime's token, from url_callback's /secrets.
@@ -426,11 +438,11 @@ async fn a_configuration_error_is_one_critical_log_then_a_wait_for_sigterm() {
     // It waits instead of exiting (a restart would fail the same way), still answering /health.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(
-        child.try_wait().unwrap().is_none(),
+        child.0.try_wait().unwrap().is_none(),
         "exited on a configuration error"
     );
     assert_eq!(world.get(world.liveness_port, "/health").0, 200);
-    let status = terminate(&mut child).await;
+    let status = terminate(&mut child.0).await;
     assert!(status.success(), "{status:?}");
 
     let logs = world.platform.logs();
@@ -450,7 +462,7 @@ async fn validate(world: &World) -> (std::process::ExitStatus, Vec<Value>, Strin
     let mut child = world.spawn(&["validate_module_configuration"], &stderr);
     let started = Instant::now();
     let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
+        if let Some(status) = child.0.try_wait().unwrap() {
             break status;
         }
         assert!(
