@@ -585,3 +585,52 @@ async fn secrets_are_retried_on_5xx_and_a_refusal_is_final() {
     assert!(error.to_string().contains("10 attempts"), "{error}");
     assert!(!error.to_string().contains("s3cr3t"));
 }
+
+/// Outside the runtime, `run --metrics-addr` serves the same endpoints (for Kubernetes probes
+/// and Prometheus), with Okta's counters by bucket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outside_the_runtime_metrics_addr_serves_health_and_metrics() {
+    let world = World::start(20).await;
+    let port = free_port();
+    let stderr = tempfile::NamedTempFile::new().unwrap().into_temp_path();
+    let child = binary::command()
+        .args(["run", "--allow-insecure-http", "--frequency", "1"])
+        .args(["--base-url", &world.okta.base_url()])
+        .args(["--intake-url", &world.intake.url()])
+        .args(["--metrics-addr", &format!("127.0.0.1:{port}")])
+        .arg("--state-dir")
+        .arg(&world.state_dir)
+        .env("OKTA_API_TOKEN", &world.canaries.okta_token)
+        .env("INTAKE_API_KEY", &world.canaries.intake_key)
+        .env("LOG_FORMAT", "json")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&stderr).unwrap())
+        .spawn()
+        .expect("the connector binary starts");
+    let mut child = Running(child);
+    wait_until(
+        "a successful cycle in /metrics",
+        Duration::from_secs(60),
+        || {
+            http_get(port, "/metrics")
+                .1
+                .contains("okta_connector_cycles_total{kind=\"full\",outcome=\"success\"} 1")
+        },
+    )
+    .await;
+    let (status, health) = http_get(port, "/health");
+    assert_eq!(status, 200, "{health}");
+    let (_, metrics) = http_get(port, "/metrics");
+    for family in [
+        "okta_connector_events_delivered_total 20",
+        "okta_connector_okta_rate_limited_total{bucket=\"users_list\",kind=\"quota\"} 0",
+        "okta_connector_consecutive_failures 0",
+    ] {
+        assert!(metrics.lines().any(|l| l == family), "{family}:\n{metrics}");
+    }
+    assert!(metrics.contains("okta_connector_last_success_timestamp_seconds "));
+    // Nothing is sent to a platform: there is none.
+    assert!(world.platform.requests().is_empty());
+    let status = terminate(&mut child.0).await;
+    assert!(status.success(), "{status:?}");
+}
