@@ -18,6 +18,7 @@ use clap_complete::Shell;
 use crate::app::Exit;
 use crate::config::keys::{Cmd, Flag, KEY_SPECS};
 use crate::config::{FlagValues, LoadRequest, Needs, CONFIG_FILE_ENV};
+use crate::runtime::sekoia::Role;
 
 /// Keeps a security platform's asset inventory of people in step with an Okta org.
 ///
@@ -93,6 +94,15 @@ pub enum Command {
         #[command(flatten)]
         settings: Settings<ForRun>,
     },
+    /// The Sekoia.io runtime's "Test connector" for the module's account (Okta URL, token or
+    /// OAuth app, permissions): reports to the runtime's url_callback, as the platform runs it.
+    /// Needs the runtime's files (/symphony or --symphony-dir): token, url_callback,
+    /// module_configuration. Exit 0 once the result was reported, whatever it is.
+    #[command(name = "validate_module_configuration", after_help = VALIDATE_HELP)]
+    ValidateModuleConfiguration {
+        #[command(flatten)]
+        settings: Settings<ForCheck>,
+    },
     /// Print the effective configuration: every key with its value (secrets only as set or
     /// unset) and the source that won, the config file read, and whether it is valid.
     #[command(after_help = command_help(Cmd::Config))]
@@ -112,6 +122,15 @@ pub enum Command {
     },
 }
 
+const VALIDATE_HELP: &str = "Examples:
+  okta-asset-connector validate_module_configuration   (in the image, under the runtime)
+  okta-asset-connector validate_module_configuration --symphony-dir ./symphony
+
+Exit codes:
+  0  the result (success or failure) was reported to the platform
+  1  the platform could not be reached to report it
+  2  the runtime's token or url_callback is missing or invalid";
+
 const COMPLETIONS_HELP: &str = "Examples:
   okta-asset-connector completions bash > /etc/bash_completion.d/okta-asset-connector
   okta-asset-connector completions zsh > \"${fpath[1]}/_okta-asset-connector\"
@@ -129,6 +148,7 @@ impl Cli {
             Command::Check { settings, .. } => settings.request(),
             Command::Sync { settings, .. } => settings.request(),
             Command::Run { settings } => settings.request(),
+            Command::ValidateModuleConfiguration { settings } => settings.request(),
             Command::Config { settings, .. } => settings.request(),
             Command::Completions { .. } => return None,
         };
@@ -154,8 +174,20 @@ impl Command {
             }
             Command::Sync {
                 output: Some(_), ..
-            } => Needs::Okta,
+            }
+            | Command::ValidateModuleConfiguration { .. } => Needs::Okta,
             Command::Sync { output: None, .. } | Command::Run { .. } => Needs::OktaAndIntake,
+        }
+    }
+}
+
+impl Command {
+    /// What the command is under the Sekoia.io runtime, if it concerns it.
+    pub fn sekoia_role(&self) -> Option<Role> {
+        match self {
+            Command::Run { .. } => Some(Role::Connector),
+            Command::ValidateModuleConfiguration { .. } => Some(Role::Validator),
+            _ => None,
         }
     }
 }

@@ -11,6 +11,7 @@ use okta_asset_connector::cli::{self, Cli, Command};
 use okta_asset_connector::config::report::EffectiveConfig;
 use okta_asset_connector::config::{self, Loaded, LogFormat};
 use okta_asset_connector::runtime;
+use okta_asset_connector::runtime::sekoia;
 use okta_asset_connector::sync::Shutdown;
 use okta_asset_connector::sync::Summary;
 
@@ -24,6 +25,9 @@ fn main() -> ExitCode {
         return print_completions(shell);
     };
     let loaded = config::load(&request, &env);
+    // Under the Sekoia.io runtime, `run` also sends its logs to the platform.
+    let role = cli.command.sekoia_role();
+    let mut sekoia = sekoia::Runtime::prepare(role, loaded.runtime().0, &env, app::system_clock());
     // Known even when another key is invalid, so that the error is logged as asked.
     let log_format = loaded
         .log_format()
@@ -32,12 +36,20 @@ fn main() -> ExitCode {
         } else {
             LogFormat::Json
         });
-    init_logging(log_format, cli.verbosity(), &env);
+    init_logging(log_format, cli.verbosity(), &env, sekoia.log_layer());
     for warning in loaded.warnings() {
         tracing::warn!("{warning}");
     }
     if let Command::Config { json, .. } = &cli.command {
         return print_config(&loaded, *json);
+    }
+    if sekoia.takes_over() {
+        return block_on(async {
+            let (stop, shutdown) = Shutdown::channel();
+            tokio::spawn(forward_stop_signals(stop));
+            let exit = sekoia.take_over(&request, &env, app::system_clock(), shutdown);
+            exit_code(exit.await)
+        });
     }
     let config = match (loaded.validate(cli.command.needs()), &cli.command) {
         (Ok(config), _) => config,
@@ -46,18 +58,7 @@ fn main() -> ExitCode {
         }
         (Err(error), _) => return fail(&AppError::Config(error)),
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            return fail(&AppError::Other(format!(
-                "cannot start the async runtime: {error}"
-            )))
-        }
-    };
-    runtime.block_on(async {
+    block_on(async {
         match &cli.command {
             Command::Sync { output, full, .. } => {
                 let (summary, result) =
@@ -82,9 +83,24 @@ fn main() -> ExitCode {
                     Err(error) => fail(&error),
                 }
             }
-            Command::Config { .. } | Command::Completions { .. } => ExitCode::SUCCESS,
+            Command::Config { .. }
+            | Command::Completions { .. }
+            | Command::ValidateModuleConfiguration { .. } => ExitCode::SUCCESS,
         }
     })
+}
+
+/// Runs `work` on the async runtime.
+fn block_on(work: impl std::future::Future<Output = ExitCode>) -> ExitCode {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(work),
+        Err(error) => fail(&AppError::Other(format!(
+            "cannot start the async runtime: {error}"
+        ))),
+    }
 }
 
 /// SIGTERM or SIGINT asks the runtime to stop; a second one exits at once.
@@ -134,15 +150,28 @@ fn log_filter(verbosity: i8, rust_log: Option<String>) -> tracing_subscriber::En
         .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(directives))
 }
 
-fn init_logging(format: LogFormat, verbosity: i8, env: &dyn Fn(&str) -> Option<String>) {
+/// Logs on stderr, and to the Sekoia.io platform through `platform` when given.
+fn init_logging(
+    format: LogFormat,
+    verbosity: i8,
+    env: &dyn Fn(&str) -> Option<String>,
+    platform: Option<sekoia::logs::PlatformLogLayer>,
+) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(log_filter(verbosity, env("RUST_LOG")))
         .with_writer(std::io::stderr);
     match format {
-        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .finish()
+            .with(platform)
+            .init(),
         LogFormat::Text => {
             let color = cli::use_color(std::io::stderr().is_terminal(), env("NO_COLOR").as_deref());
-            builder.with_ansi(color).init()
+            builder.with_ansi(color).finish().with(platform).init()
         }
     }
 }

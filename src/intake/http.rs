@@ -9,6 +9,7 @@ use flate2::write::GzEncoder;
 use flate2::Compression;
 use reqwest::header::{
     HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, DATE, RETRY_AFTER,
+    USER_AGENT as USER_AGENT_HEADER,
 };
 use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
@@ -38,6 +39,9 @@ pub struct HttpIntake {
     api_key: SecretString,
     /// `Bearer <key>`, marked sensitive (hyper and reqwest then never print it).
     authorization: HeaderValue,
+    /// Replaces the transport's `User-Agent` when set (boxed: rarely set, and it keeps the
+    /// sink's variants of similar sizes).
+    user_agent: Option<Box<HeaderValue>>,
     format: Format,
     gzip: bool,
     timeout: Duration,
@@ -112,6 +116,11 @@ impl HttpIntake {
             url: settings.url,
             api_key,
             authorization,
+            user_agent: settings
+                .user_agent
+                .as_deref()
+                .and_then(|agent| HeaderValue::from_str(agent).ok())
+                .map(Box::new),
             format: settings.format,
             gzip: settings.gzip,
             timeout: settings.timeout,
@@ -252,6 +261,9 @@ impl HttpIntake {
             .header(ACCEPT, "application/json");
         if self.gzip {
             request = request.header(CONTENT_ENCODING, "gzip");
+        }
+        if let Some(agent) = &self.user_agent {
+            request = request.header(USER_AGENT_HEADER, HeaderValue::clone(agent));
         }
         let incoming = self.transport.send(request.body(body.clone())).await?;
         incoming.read(BodyLimit::Head(MAX_RESPONSE_BYTES)).await

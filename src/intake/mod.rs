@@ -67,6 +67,14 @@ pub struct IntakeSettings {
     pub timeout: Duration,
     /// Retries of 408/429/5xx/network errors.
     pub backoff: BackoffPolicy,
+    /// `User-Agent` of the requests, when not the connector's own (see [`sekoia_user_agent`]).
+    pub user_agent: Option<String>,
+}
+
+/// The `User-Agent` the Sekoia.io SDK's asset connectors send to the asset-connector API:
+/// `sekoiaio-asset-connector-{connector uuid}`.
+pub fn sekoia_user_agent(connector_uuid: &str) -> String {
+    format!("sekoiaio-asset-connector-{connector_uuid}")
 }
 
 impl std::fmt::Debug for IntakeSettings {
@@ -80,6 +88,7 @@ impl std::fmt::Debug for IntakeSettings {
             .field("gzip", &self.gzip)
             .field("timeout", &self.timeout)
             .field("backoff", &self.backoff)
+            .field("user_agent", &self.user_agent)
             .finish()
     }
 }
@@ -96,6 +105,7 @@ impl IntakeSettings {
             gzip: false,
             timeout: DEFAULT_TIMEOUT,
             backoff: BackoffPolicy::default(),
+            user_agent: None,
         }
     }
 

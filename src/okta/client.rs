@@ -317,7 +317,7 @@ impl RetryLogic for Get<'_> {
                 RetryAction::Fail(error)
             }
             Decision::WaitForReset(wait) => {
-                inner.stats.count_quota_429();
+                inner.stats.count_quota_429(self.bucket);
                 warn_rate_limited(&response, self.bucket, wait, now);
                 self.note_failed_answer(&response);
                 // Other requests to this bucket wait too.
@@ -335,7 +335,7 @@ impl RetryLogic for Get<'_> {
                 RetryAction::Modified(error_from_response(&response))
             }
             Decision::ReduceConcurrency => {
-                inner.stats.count_concurrency_429();
+                inner.stats.count_concurrency_429(self.bucket);
                 inner.concurrency.on_violation();
                 tracing::warn!(bucket = self.bucket.name(), concurrency = inner.concurrency.current_limit(),
                     request_id = ?response.request_id(), "Okta concurrency limit reached; lowering concurrency");

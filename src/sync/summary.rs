@@ -19,6 +19,10 @@ pub struct Summary {
     pub users_by_status: BTreeMap<String, u64>,
     /// Users emitted as hard-deleted.
     pub deleted: u64,
+    /// How far behind the end of the System Log the connector is after this cycle, seconds
+    /// (0 when it read to the end); absent without the change feed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub change_feed_lag_s: Option<f64>,
     pub groups: u64,
     pub memberships: u64,
     pub admins: u64,

@@ -27,4 +27,5 @@ mod properties;
 mod reliability;
 mod runtime;
 mod secrets;
+mod sekoia_runtime;
 mod shared_host;

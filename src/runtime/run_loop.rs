@@ -1,4 +1,4 @@
-//! `run`: the scheduled connector runtime.
+//! The scheduled loop of `run`.
 //!
 //! A cycle starts every `frequency` seconds (measured from the start of the previous one; a
 //! cycle that overran delays the next instead of bursting to catch up). Each cycle is full or
@@ -7,28 +7,40 @@
 //! SIGTERM/SIGINT the cycle in flight stops at the next page boundary after its batch in flight
 //! (or is abandoned after a grace period); nothing half-done is committed, and the process
 //! exits 0.
+//!
+//! Every cycle is recorded in the [`Status`] that `/health` and `/metrics` report.
 
 use std::time::Duration;
 
+use super::status::{Outcome, Status};
 use crate::app::{self, AppError};
 use crate::clock::SharedClock;
 use crate::config::Config;
+use crate::progress::Progress;
 use crate::state::StateStore;
 use crate::sync::{self, Cycle, Shutdown, Summary, SyncError};
 
 /// How long a cycle may take to wind down after a stop request.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
-/// Runs cycles until `shutdown` fires. Returns an error only for what retrying cannot fix
-/// (state unusable, invalid intake settings).
+/// How often the loop is looked at for signs of life (see [`Status::observe`]).
+const PULSE: Duration = Duration::from_secs(5);
+
+/// Runs cycles until `shutdown` fires, recording them in `status`. Returns an error only for
+/// what retrying cannot fix (state unusable, invalid intake settings).
 pub async fn run(
     config: &Config,
     clock: SharedClock,
     mut shutdown: Shutdown,
+    status: &Status,
 ) -> Result<(), AppError> {
     let client = app::okta_client(config, clock.clone())?;
     let mut state = StateStore::open(&config.state_dir, config.okta_origin.as_str())?;
     let options = app::sync_options(config);
+    let progress = Progress::new();
+    status.attach(client.clone(), progress.clone());
+    let pulse = tokio::spawn(pulse(status.clone(), clock.clone()));
+    let _stop_pulse = AbortOnDrop(pulse);
     tracing::info!(
         okta = %config.tenant_host(),
         frequency_s = config.frequency.as_secs(),
@@ -38,12 +50,13 @@ pub async fn run(
     );
     loop {
         let started = clock.now();
+        status.cycle_started();
         let cycle = Cycle {
             client: &client,
             options: &options,
             clock: clock.clone(),
             shutdown: shutdown.clone(),
-            progress: crate::progress::Progress::off(),
+            progress: progress.clone(),
         };
         let sink = app::sink(config, None, clock.clone())?;
         let outcome = {
@@ -56,6 +69,7 @@ pub async fn run(
         };
         match outcome {
             None => {
+                status.cycle_ended(&Summary::new("unknown"), Outcome::Interrupted);
                 tracing::warn!(
                     "stopped during a cycle; nothing of it was committed, it will be redone"
                 );
@@ -63,6 +77,7 @@ pub async fn run(
             }
             Some((summary, result)) => {
                 log_cycle(&summary, &result);
+                status.cycle_ended(&summary, outcome_of(&result));
                 match result {
                     Err(SyncError::Interrupted) => return Ok(()),
                     Err(SyncError::State(error)) => return Err(error.into()),
@@ -84,6 +99,31 @@ pub async fn run(
             _ = clock.sleep(wait) => {}
             _ = shutdown.wait() => return Ok(()),
         }
+    }
+}
+
+fn outcome_of(result: &Result<crate::intake::Sink, SyncError>) -> Outcome {
+    match result {
+        Ok(_) => Outcome::Success,
+        Err(SyncError::Interrupted) => Outcome::Interrupted,
+        Err(_) => Outcome::Failure,
+    }
+}
+
+/// Looks at the loop every [`PULSE`] for signs of life.
+async fn pulse(status: Status, clock: SharedClock) {
+    loop {
+        clock.sleep(PULSE).await;
+        status.observe();
+    }
+}
+
+/// Aborts a background task when the loop returns, however it returns.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
