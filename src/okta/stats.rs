@@ -13,7 +13,6 @@ pub(super) struct Stats {
     quota_429: AtomicU64,
     concurrency_429: AtomicU64,
     retries: AtomicU64,
-    rate_limit_wait_ms: AtomicU64,
 }
 
 impl Stats {
@@ -29,12 +28,11 @@ impl Stats {
         self.concurrency_429.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// What the retry loop counted for one request: its retries and rate-limit waits.
+    /// What the retry loop counted for one request: its retries. (Its rate-limit waits are
+    /// counted by the rate limiter, with the pacing waits: see `RateLimiter::waited`.)
     pub(super) fn count_retries(&self, counts: &RetryCounts) {
         self.retries
             .fetch_add(u64::from(counts.retries), Ordering::Relaxed);
-        self.rate_limit_wait_ms
-            .fetch_add(counts.waited.as_millis() as u64, Ordering::Relaxed);
     }
 
     pub(super) fn snapshot(&self) -> StatsSnapshot {
@@ -46,7 +44,8 @@ impl Stats {
             quota_429: self.quota_429.load(Ordering::Relaxed),
             concurrency_429: self.concurrency_429.load(Ordering::Relaxed),
             retries: self.retries.load(Ordering::Relaxed),
-            rate_limit_wait: Duration::from_millis(self.rate_limit_wait_ms.load(Ordering::Relaxed)),
+            rate_limit_wait: Duration::ZERO,
+            rate_limit_wait_by_bucket: Vec::new(),
         }
     }
 }
@@ -59,7 +58,11 @@ pub struct StatsSnapshot {
     pub quota_429: u64,
     pub concurrency_429: u64,
     pub retries: u64,
+    /// Wall-clock time during which at least one request waited for a rate limit: pacing to
+    /// `rate_limit_share` and windows spent after a 429 (parallel waits count once).
     pub rate_limit_wait: Duration,
+    /// The same per bucket, for the buckets that waited.
+    pub rate_limit_wait_by_bucket: Vec<(Bucket, Duration)>,
 }
 
 impl StatsSnapshot {
@@ -75,11 +78,27 @@ impl StatsSnapshot {
             concurrency_429: self.concurrency_429.saturating_sub(earlier.concurrency_429),
             retries: self.retries.saturating_sub(earlier.retries),
             rate_limit_wait: self.rate_limit_wait.saturating_sub(earlier.rate_limit_wait),
+            rate_limit_wait_by_bucket: self
+                .rate_limit_wait_by_bucket
+                .iter()
+                .map(|(bucket, waited)| {
+                    (*bucket, waited.saturating_sub(earlier.waited_in(*bucket)))
+                })
+                .filter(|(_, waited)| !waited.is_zero())
+                .collect(),
         }
     }
 
     pub fn total_requests(&self) -> u64 {
         self.requests.iter().map(|(_, n)| n).sum()
+    }
+
+    /// Time requests to `bucket` waited for its rate limit.
+    pub fn waited_in(&self, bucket: Bucket) -> Duration {
+        self.rate_limit_wait_by_bucket
+            .iter()
+            .find(|(b, _)| *b == bucket)
+            .map_or(Duration::ZERO, |(_, waited)| *waited)
     }
 
     pub fn requests_in(&self, bucket: Bucket) -> u64 {
