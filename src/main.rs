@@ -10,9 +10,9 @@ use okta_asset_connector::check;
 use okta_asset_connector::cli::{self, Cli, Command};
 use okta_asset_connector::config::report::EffectiveConfig;
 use okta_asset_connector::config::{self, Loaded, LogFormat};
+use okta_asset_connector::render::{self, View};
 use okta_asset_connector::runtime;
 use okta_asset_connector::sync::Shutdown;
-use okta_asset_connector::sync::Summary;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -33,6 +33,13 @@ fn main() -> ExitCode {
             LogFormat::Json
         });
     init_logging(log_format, cli.verbosity(), &env);
+    View::choose(
+        std::io::stderr().is_terminal(),
+        env("TERM").as_deref(),
+        log_format,
+        cli.verbosity(),
+    )
+    .install();
     for warning in loaded.warnings() {
         tracing::warn!("{warning}");
     }
@@ -42,7 +49,10 @@ fn main() -> ExitCode {
     let config = match (loaded.validate(cli.command.needs()), &cli.command) {
         (Ok(config), _) => config,
         (Err(error), Command::Check { json, .. }) => {
-            return print_check(&check::Report::config_error(error.to_string()), *json);
+            // The report says what is wrong; the exit code is the configuration's, as for
+            // every other command.
+            let report = check::Report::config_error(error.to_string());
+            return print_check(&report, *json).unwrap_or(exit_code(Exit::Config));
         }
         (Err(error), _) => return fail(&AppError::Config(error)),
     };
@@ -62,17 +72,20 @@ fn main() -> ExitCode {
             Command::Sync { output, full, .. } => {
                 let (summary, result) =
                     app::sync_once(&config, output.as_deref(), *full, app::system_clock()).await;
-                if let Some(summary) = summary {
-                    report(&summary, log_format);
-                }
+                render::report_sync(summary.as_ref(), result.as_ref().map(|_| ()), log_format);
                 match result {
                     Ok(()) => ExitCode::SUCCESS,
-                    Err(error) => fail(&error),
+                    Err(error) => exit_code(error.exit()),
                 }
             }
             Command::Check { json, .. } => {
                 let report = check::run(&config, app::system_clock()).await;
-                print_check(&report, *json)
+                let passed = if report.success {
+                    Exit::Ok
+                } else {
+                    Exit::CheckFailed
+                };
+                print_check(&report, *json).unwrap_or(exit_code(passed))
             }
             Command::Run { .. } => {
                 let (stop, shutdown) = Shutdown::channel();
@@ -94,7 +107,7 @@ async fn forward_stop_signals(stop: tokio::sync::watch::Sender<bool>) {
     let _ = stop.send(true);
     wait_for_signal().await;
     tracing::warn!("second stop request: exiting now");
-    std::process::exit(130);
+    std::process::exit(Exit::Stopped as i32);
 }
 
 #[cfg(unix)]
@@ -135,32 +148,39 @@ fn log_filter(verbosity: i8, rust_log: Option<String>) -> tracing_subscriber::En
 }
 
 fn init_logging(format: LogFormat, verbosity: i8, env: &dyn Fn(&str) -> Option<String>) {
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(log_filter(verbosity, env("RUST_LOG")))
-        .with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(log_filter(verbosity, env("RUST_LOG")));
     match format {
-        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Json => builder
+            .with_writer(std::io::stderr)
+            .json()
+            .flatten_event(true)
+            .init(),
         LogFormat::Text => {
             let color = cli::use_color(std::io::stderr().is_terminal(), env("NO_COLOR").as_deref());
-            builder.with_ansi(color).init()
+            // Text logs go above the live progress display when there is one.
+            builder
+                .with_writer(render::LogWriter)
+                .with_ansi(color)
+                .init()
         }
     }
 }
 
-fn report(summary: &Summary, format: LogFormat) {
-    match format {
-        LogFormat::Text => eprintln!("{summary}"),
-        LogFormat::Json => {
-            let fields = serde_json::to_string(summary).unwrap_or_default();
-            tracing::info!(summary = %fields, "sync summary");
-        }
-    }
-}
-
-/// Writes `text` on stdout; a closed stdout (`| head`) is not an error worth a panic.
-fn print_stdout(text: &[u8]) {
+/// Writes `text` on stdout. `Some(exit code)` when stdout was closed by its reader (`| head`):
+/// the program then ends quietly with 128 + SIGPIPE, as if SIGPIPE had ended it (Rust ignores
+/// SIGPIPE, so a closed pipe arrives here as an error instead).
+fn print_stdout(text: &[u8]) -> Option<ExitCode> {
     let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(text).and_then(|()| stdout.flush());
+    match stdout.write_all(text).and_then(|()| stdout.flush()) {
+        Ok(()) => None,
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => {
+            Some(exit_code(Exit::OutputClosed))
+        }
+        Err(error) => {
+            tracing::error!("cannot write to standard output: {error}");
+            Some(exit_code(Exit::Failure))
+        }
+    }
 }
 
 /// `config`: exit 0 when the configuration is valid for `sync` and `run`, 2 when not.
@@ -171,7 +191,9 @@ fn print_config(loaded: &Loaded, json: bool) -> ExitCode {
     } else {
         report.to_text()
     };
-    print_stdout(text.as_bytes());
+    if let Some(closed) = print_stdout(text.as_bytes()) {
+        return closed;
+    }
     if report.valid {
         ExitCode::SUCCESS
     } else {
@@ -187,25 +209,17 @@ fn print_completions(shell: clap_complete::Shell) -> ExitCode {
         "okta-asset-connector",
         &mut script,
     );
-    print_stdout(&script);
-    ExitCode::SUCCESS
+    print_stdout(&script).unwrap_or(ExitCode::SUCCESS)
 }
 
-/// Prints the check report on stdout; exit 0 only when no check failed.
-fn print_check(report: &check::Report, json: bool) -> ExitCode {
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(report).unwrap_or_default()
-        );
+/// Prints the check report on stdout; `Some` only when stdout could not take it.
+fn print_check(report: &check::Report, json: bool) -> Option<ExitCode> {
+    let text = if json {
+        serde_json::to_string_pretty(report).unwrap_or_default() + "\n"
     } else {
-        print!("{}", report.to_text());
-    }
-    if report.success {
-        ExitCode::SUCCESS
-    } else {
-        exit_code(Exit::CheckFailed)
-    }
+        report.to_text()
+    };
+    print_stdout(text.as_bytes())
 }
 
 fn fail(error: &AppError) -> ExitCode {
