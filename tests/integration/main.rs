@@ -8,6 +8,7 @@ mod check;
 mod config_cli;
 mod docs;
 mod fake_okta;
+mod first_hour;
 mod full_sync;
 mod hostile;
 mod incremental;

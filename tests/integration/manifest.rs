@@ -1,4 +1,5 @@
-//! `manifest.json` describes the module to the Sekoia.io platform (BRIEF §2). These tests keep it
+//! `manifest.json` describes the module to the Sekoia.io platform (its configuration is a contract
+//! with the platform). These tests keep it
 //! in agreement with the Rust configuration: same keys, types, defaults, ranges, required keys
 //! and secrets, and the version of `Cargo.toml`. Types and secrets are not copied into the test:
 //! they are read from `RawConfig` itself (what it accepts, what its `Debug` hides), so a change
