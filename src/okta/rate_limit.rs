@@ -18,6 +18,7 @@ use jiff::Timestamp;
 use reqwest::header::HeaderMap;
 use tokio::sync::Notify;
 
+use super::stats::WaitMeters;
 use crate::clock::SharedClock;
 
 /// Okta's rate-limit families (not per path).
@@ -179,38 +180,7 @@ pub struct RateLimiter {
     clock: SharedClock,
     buckets: Mutex<HashMap<Bucket, BucketState>>,
     /// How long requests were held back: overall and per bucket.
-    waits: Mutex<Waits>,
-}
-
-/// Time spent waiting for rate limits, measured as wall-clock time during which at least one
-/// request was held back: four requests waiting the same second count one second, so the total
-/// never exceeds the run's duration and reads as "how much of the run the limits decided".
-#[derive(Debug, Default)]
-struct Waits {
-    overall: WaitMeter,
-    per_bucket: HashMap<Bucket, WaitMeter>,
-}
-
-/// The union of wait intervals. Every wait starts "now" with a known length (a pacing sleep, a
-/// pause until a window's reset), so keeping the end of the latest one is enough to merge them.
-#[derive(Debug, Default, Clone, Copy)]
-struct WaitMeter {
-    busy_until: Option<Timestamp>,
-    total: Duration,
-}
-
-impl WaitMeter {
-    fn add(&mut self, from: Timestamp, wait: Duration) {
-        let until = add(from, wait);
-        let start = match self.busy_until {
-            Some(busy) if busy > from => busy,
-            _ => from,
-        };
-        if until > start {
-            self.total += duration_between(start, until);
-        }
-        self.busy_until = Some(self.busy_until.map_or(until, |busy| busy.max(until)));
-    }
+    waits: Mutex<WaitMeters>,
 }
 
 impl std::fmt::Debug for RateLimiter {
@@ -247,35 +217,25 @@ impl RateLimiter {
         }
     }
 
-    /// Counts a wait of `wait` starting now (see [`Waits`]).
+    /// Counts a wait of `wait` starting now (see [`WaitMeters`]).
     fn note_wait(&self, bucket: Bucket, wait: Duration) {
         let now = self.clock.now();
         let mut waits = self.waits.lock().expect("rate limiter waits lock");
-        waits.overall.add(now, wait);
-        waits.per_bucket.entry(bucket).or_default().add(now, wait);
+        waits.add(bucket, now, wait);
     }
 
     /// Wall-clock time during which at least one request waited for a rate limit (pacing, or a
     /// window spent after a 429), since the limiter was made.
     pub fn waited(&self) -> Duration {
-        self.waits
-            .lock()
-            .expect("rate limiter waits lock")
-            .overall
-            .total
+        self.waits.lock().expect("rate limiter waits lock").total()
     }
 
     /// [`RateLimiter::waited`] per bucket, for the buckets that waited at all.
     pub fn waited_by_bucket(&self) -> Vec<(Bucket, Duration)> {
-        let waits = self.waits.lock().expect("rate limiter waits lock");
-        let mut per_bucket: Vec<(Bucket, Duration)> = waits
-            .per_bucket
-            .iter()
-            .map(|(bucket, meter)| (*bucket, meter.total))
-            .filter(|(_, total)| !total.is_zero())
-            .collect();
-        per_bucket.sort();
-        per_bucket
+        self.waits
+            .lock()
+            .expect("rate limiter waits lock")
+            .by_bucket()
     }
 
     /// Reserves a slot now, or says how long to wait first.

@@ -1,7 +1,10 @@
 //! Request accounting, per bucket, for the run summary and the benchmark.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
 
 use super::rate_limit::Bucket;
 use crate::http::RetryCounts;
@@ -106,6 +109,64 @@ impl StatsSnapshot {
             .iter()
             .find(|(b, _)| *b == bucket)
             .map_or(0, |(_, n)| *n)
+    }
+}
+
+/// Time spent waiting for rate limits, measured as wall-clock time during which at least one
+/// request was held back: four requests waiting the same second count one second, so the total
+/// never exceeds the run's duration and reads as "how much of the run the limits decided". Kept
+/// by the rate limiter, which imposes every such wait.
+#[derive(Debug, Default)]
+pub(super) struct WaitMeters {
+    overall: WaitMeter,
+    per_bucket: HashMap<Bucket, WaitMeter>,
+}
+
+impl WaitMeters {
+    /// Counts a wait of `wait` starting at `from` for a request to `bucket`.
+    pub(super) fn add(&mut self, bucket: Bucket, from: Timestamp, wait: Duration) {
+        self.overall.add(from, wait);
+        self.per_bucket.entry(bucket).or_default().add(from, wait);
+    }
+
+    pub(super) fn total(&self) -> Duration {
+        self.overall.total
+    }
+
+    /// Per bucket, for the buckets that waited at all, in bucket order.
+    pub(super) fn by_bucket(&self) -> Vec<(Bucket, Duration)> {
+        let mut per_bucket: Vec<(Bucket, Duration)> = self
+            .per_bucket
+            .iter()
+            .map(|(bucket, meter)| (*bucket, meter.total))
+            .filter(|(_, total)| !total.is_zero())
+            .collect();
+        per_bucket.sort();
+        per_bucket
+    }
+}
+
+/// The union of wait intervals. Every wait starts "now" with a known length (a pacing sleep, a
+/// pause until a window's reset), so keeping the end of the latest one is enough to merge them.
+#[derive(Debug, Default, Clone, Copy)]
+struct WaitMeter {
+    busy_until: Option<Timestamp>,
+    total: Duration,
+}
+
+impl WaitMeter {
+    fn add(&mut self, from: Timestamp, wait: Duration) {
+        let Ok(until) = SignedDuration::try_from(wait).and_then(|w| from.checked_add(w)) else {
+            return;
+        };
+        let start = match self.busy_until {
+            Some(busy) if busy > from => busy,
+            _ => from,
+        };
+        if until > start {
+            self.total += Duration::try_from(until.duration_since(start)).unwrap_or_default();
+        }
+        self.busy_until = Some(self.busy_until.map_or(until, |busy| busy.max(until)));
     }
 }
 
