@@ -153,6 +153,11 @@ impl Cli {
 }
 
 impl Command {
+    /// `sync --output -`: the events go to stdout.
+    pub fn writes_output_to_stdout(&self) -> bool {
+        matches!(self, Command::Sync { output: Some(target), .. } if target == "-")
+    }
+
     /// What the command needs from the configuration.
     pub fn needs(&self) -> Needs {
         match self {

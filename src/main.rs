@@ -10,7 +10,7 @@ use okta_asset_connector::check;
 use okta_asset_connector::cli::{self, Cli, Command};
 use okta_asset_connector::config::report::EffectiveConfig;
 use okta_asset_connector::config::{self, Loaded, LogFormat};
-use okta_asset_connector::render::{self, View};
+use okta_asset_connector::render::{self, TerminalUse, View};
 use okta_asset_connector::runtime;
 use okta_asset_connector::sync::Shutdown;
 
@@ -33,8 +33,12 @@ fn main() -> ExitCode {
             LogFormat::Json
         });
     init_logging(log_format, cli.verbosity(), &env);
-    View::choose(
+    let terminal = TerminalUse::of(
         std::io::stderr().is_terminal(),
+        cli.command.writes_output_to_stdout() && std::io::stdout().is_terminal(),
+    );
+    View::choose(
+        terminal,
         env("TERM").as_deref(),
         log_format,
         cli.verbosity(),

@@ -18,4 +18,4 @@ pub mod watch;
 
 pub use report::{log_cycle, report_sync};
 pub use terminal::LogWriter;
-pub use watch::{View, Watcher};
+pub use watch::{TerminalUse, View, Watcher};

@@ -42,18 +42,43 @@ const MIN_RATE_WINDOW: Duration = Duration::from_secs(4);
 
 static CURRENT: OnceLock<View> = OnceLock::new();
 
+/// Where the process's terminal is, if any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TerminalUse {
+    /// Stderr is not a terminal.
+    NoTerminal,
+    /// Stderr is a terminal, and nothing else writes there.
+    StderrOnly,
+    /// Stderr is a terminal, and so is stdout, which carries the command's output.
+    StderrAndOutput,
+}
+
+impl TerminalUse {
+    pub fn of(stderr_is_terminal: bool, output_on_terminal: bool) -> TerminalUse {
+        match (stderr_is_terminal, output_on_terminal) {
+            (false, _) => TerminalUse::NoTerminal,
+            (true, false) => TerminalUse::StderrOnly,
+            (true, true) => TerminalUse::StderrAndOutput,
+        }
+    }
+}
+
 impl View {
-    /// Live on a terminal that can move its cursor when logs are text; lines otherwise; off when
-    /// asked to be quiet.
+    /// Live on a terminal that can move its cursor when logs are text, unless the events
+    /// themselves go to that terminal (`sync --output -` without a pipe: redrawing would
+    /// overwrite them); lines otherwise; off when asked to be quiet.
     pub fn choose(
-        stderr_is_terminal: bool,
+        terminal: TerminalUse,
         term: Option<&str>,
         log_format: LogFormat,
         verbosity: i8,
     ) -> View {
         if verbosity < 0 {
             View::Off
-        } else if stderr_is_terminal && log_format == LogFormat::Text && term != Some("dumb") {
+        } else if terminal == TerminalUse::StderrOnly
+            && log_format == LogFormat::Text
+            && term != Some("dumb")
+        {
             View::Live
         } else {
             View::Lines
@@ -262,27 +287,21 @@ mod tests {
 
     #[test]
     fn the_view_follows_the_terminal_the_log_format_and_quiet() {
+        use TerminalUse::*;
+        let text = LogFormat::Text;
+        assert_eq!(View::choose(StderrOnly, Some("xterm"), text, 0), View::Live);
+        assert_eq!(View::choose(StderrOnly, None, text, 1), View::Live);
+        assert_eq!(View::choose(StderrOnly, Some("dumb"), text, 0), View::Lines);
         assert_eq!(
-            View::choose(true, Some("xterm"), LogFormat::Text, 0),
-            View::Live
-        );
-        assert_eq!(View::choose(true, None, LogFormat::Text, 1), View::Live);
-        assert_eq!(
-            View::choose(true, Some("dumb"), LogFormat::Text, 0),
+            View::choose(StderrOnly, Some("xterm"), LogFormat::Json, 0),
             View::Lines
         );
+        assert_eq!(View::choose(NoTerminal, Some("xterm"), text, 0), View::Lines);
         assert_eq!(
-            View::choose(true, Some("xterm"), LogFormat::Json, 0),
+            View::choose(StderrAndOutput, Some("xterm"), text, 0),
             View::Lines
         );
-        assert_eq!(
-            View::choose(false, Some("xterm"), LogFormat::Text, 0),
-            View::Lines
-        );
-        assert_eq!(
-            View::choose(true, Some("xterm"), LogFormat::Text, -1),
-            View::Off
-        );
+        assert_eq!(View::choose(StderrOnly, Some("xterm"), text, -1), View::Off);
     }
 
     #[test]
