@@ -9,7 +9,7 @@ use crate::okta::{OktaClient, OktaError};
 use crate::progress::Progress;
 use crate::render::{View, Watcher};
 use crate::state::{StateError, StateStore};
-use crate::sync::{self, Cycle, Shutdown, Summary, SyncError, SyncOptions};
+use crate::sync::{self, Cycle, Shutdown, Summary, SyncError, SyncOptions, WrittenTo};
 
 /// Process exit codes: one table for every command (shown in each command's `--help` and in
 /// docs/operations.md).
@@ -211,7 +211,11 @@ pub async fn sync_once(
         Ok(prepared) => prepared,
         Err(error) => return (None, Err(error)),
     };
-    let written_to = sink.is_output().then(|| sink.destination());
+    let written_to = match output {
+        Some("-") => Some(WrittenTo::Stdout),
+        Some(_) => Some(WrittenTo::File(sink.destination())),
+        None => None,
+    };
     let options = sync_options(config);
     let progress = Progress::new();
     let cycle = Cycle {

@@ -173,11 +173,6 @@ impl Sink {
         }
     }
 
-    /// True when events are written (`--output`) rather than posted.
-    pub fn is_output(&self) -> bool {
-        matches!(self, Sink::File(_))
-    }
-
     /// The envelope format of this sink.
     pub fn format(&self) -> Format {
         match self {

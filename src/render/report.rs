@@ -60,7 +60,7 @@ fn log_summary(summary: &Summary) {
         bytes = summary.bytes_delivered,
         batches = summary.batches,
         intake_retries = summary.intake_retries,
-        written_to = summary.written_to.as_deref(),
+        written_to = summary.written_to.as_ref().map(|target| target.to_string()),
         warnings = summary.warning_count(),
         warnings_by_kind = %pairs(&summary.warnings),
         duration_s = round(summary.duration_s),

@@ -296,7 +296,10 @@ mod tests {
             View::choose(StderrOnly, Some("xterm"), LogFormat::Json, 0),
             View::Lines
         );
-        assert_eq!(View::choose(NoTerminal, Some("xterm"), text, 0), View::Lines);
+        assert_eq!(
+            View::choose(NoTerminal, Some("xterm"), text, 0),
+            View::Lines
+        );
         assert_eq!(
             View::choose(StderrAndOutput, Some("xterm"), text, 0),
             View::Lines

@@ -41,7 +41,7 @@ use crate::state::{KnownUser, StateError, StateStore};
 pub use directory::Directory;
 pub use mfa::MfaReader;
 pub use roles::Admins;
-pub use summary::Summary;
+pub use summary::{Summary, WrittenTo};
 
 /// Incremental queries reach back this far before the cursor: Okta's search is eventually
 /// consistent (about a second), and cursors come from Okta's one-second `Date` header.

@@ -11,6 +11,25 @@ use crate::intake::Delivered;
 use crate::okta::model::User;
 use crate::okta::StatsSnapshot;
 
+/// Where an `--output` run writes its events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WrittenTo {
+    /// A file, which appears only when the run succeeds (a failed run leaves no partial file).
+    File(String),
+    /// Standard output, written as the run goes.
+    Stdout,
+}
+
+impl fmt::Display for WrittenTo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WrittenTo::File(path) => f.write_str(path),
+            WrittenTo::Stdout => f.write_str("standard output"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Summary {
     /// `full` or `incremental`.
@@ -18,9 +37,9 @@ pub struct Summary {
     /// The cycle stopped on an error (set by whoever ran it): the summary then tells what was
     /// done before the failure.
     pub failed: bool,
-    /// `--output` runs: where the events were written (a path, or `standard output`); `None`
-    /// when they were posted to the intake.
-    pub written_to: Option<String>,
+    /// `--output` runs: where the events were written; `None` when they were posted to the
+    /// intake.
+    pub written_to: Option<WrittenTo>,
     pub users: u64,
     pub users_by_status: BTreeMap<String, u64>,
     /// Users emitted as hard-deleted.
@@ -164,6 +183,9 @@ impl Summary {
         let events = number(self.items_delivered);
         let bytes = number(self.bytes_delivered);
         match &self.written_to {
+            Some(WrittenTo::File(path)) if self.failed => format!(
+                "  written      nothing: {path} was left as it was (a failed run leaves no partial file)"
+            ),
             Some(target) => format!("  written      {events} events to {target} ({bytes} bytes)"),
             None => format!(
                 "  delivered    {events} events acknowledged by the intake in {} batches, {bytes} bytes; {} intake retries",
@@ -258,7 +280,7 @@ mod tests {
     #[test]
     fn output_runs_say_where_the_events_were_written() {
         let summary = Summary {
-            written_to: Some("out.json".into()),
+            written_to: Some(WrittenTo::File("out.json".into())),
             items_delivered: 3000,
             bytes_delivered: 6_747_861,
             batches: 30,
