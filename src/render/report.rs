@@ -91,11 +91,7 @@ pub fn log_cycle(summary: &Summary, outcome: Result<(), &SyncError>, next: Optio
             warnings = summary.warning_count(),
             duration_s = round(summary.duration_s),
             next_cycle_at,
-            "cycle finished: {} sync, {} users, {} events in {:.1} s{next_text}",
-            summary.kind,
-            summary.users,
-            summary.items_delivered,
-            summary.duration_s
+            "cycle finished{next_text}"
         ),
         Err(SyncError::Interrupted) => tracing::info!(
             target: "okta_asset_connector::runtime",
