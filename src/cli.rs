@@ -59,7 +59,11 @@ const TOP_EXAMPLES: &str = "Examples:
   OKTA_API_TOKEN=... okta-asset-connector check --base-url acme.okta.com
   OKTA_API_TOKEN=... okta-asset-connector sync --base-url acme.okta.com --output events.json
   okta-asset-connector --config /etc/okta-asset-connector/config.toml run
-  okta-asset-connector config";
+  okta-asset-connector config
+
+Exit codes: 0 ok, 1 unexpected, 2 configuration, 3 Okta, 4 intake, 5 check failed, 6 state,
+7 --output file, 130 second stop signal, 141 stdout closed. Each command's --help says which
+apply to it; docs/operations.md explains them.";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -137,7 +141,10 @@ const COMPLETIONS_HELP: &str = "Examples:
   okta-asset-connector completions fish > ~/.config/fish/completions/okta-asset-connector.fish
 
 Exit codes:
-  0  the script was printed";
+  0    the script was printed
+  2    unknown shell (usage error)
+  141  standard output was closed by its reader
+  (one table for every command: docs/operations.md)";
 
 impl Cli {
     /// Where the configuration comes from: flags before the command, then after it (which
@@ -166,6 +173,11 @@ impl Cli {
 }
 
 impl Command {
+    /// `sync --output -`: the events go to stdout.
+    pub fn writes_output_to_stdout(&self) -> bool {
+        matches!(self, Command::Sync { output: Some(target), .. } if target == "-")
+    }
+
     /// What the command needs from the configuration.
     pub fn needs(&self) -> Needs {
         match self {
@@ -194,13 +206,6 @@ impl Command {
 
 /// Examples and exit codes of a command's help (an empty meaning: the code's usual one).
 fn command_help(command: Cmd) -> String {
-    const CYCLE_EXITS: [Exit; 5] = [
-        Exit::Failure,
-        Exit::Config,
-        Exit::Okta,
-        Exit::Intake,
-        Exit::State,
-    ];
     let (examples, exits): (&[&str], Vec<(Exit, &str)>) = match command {
         Cmd::Check => (
             &[
@@ -210,34 +215,51 @@ fn command_help(command: Cmd) -> String {
             vec![
                 (Exit::Ok, "no check failed (warnings allowed)"),
                 (
-                    Exit::CheckFailed,
-                    "a check failed, the configuration check included",
+                    Exit::Config,
+                    "the configuration is invalid (the report says why)",
                 ),
+                (Exit::CheckFailed, "a check failed"),
+                (Exit::OutputClosed, ""),
             ],
         ),
         Cmd::Sync => (
             &[
-                "okta-asset-connector sync --output events.json   (write instead of posting)",
+                "okta-asset-connector sync                        (post to the intake; incremental after the first run)",
                 "okta-asset-connector sync --full",
+                "okta-asset-connector sync --output events.json   (write instead of posting; no intake settings needed)",
+                "okta-asset-connector sync --output - | jq -c '.items[]'",
             ],
-            std::iter::once((
-                Exit::Ok,
-                "the cycle finished and the intake took every event",
-            ))
-            .chain(CYCLE_EXITS.map(|exit| (exit, "")))
-            .collect(),
+            vec![
+                (
+                    Exit::Ok,
+                    "the cycle finished and the intake took every event (or they were written)",
+                ),
+                (Exit::Failure, ""),
+                (Exit::Config, ""),
+                (Exit::Okta, ""),
+                (Exit::Intake, ""),
+                (Exit::State, ""),
+                (Exit::Output, ""),
+                (Exit::OutputClosed, "--output -: standard output was closed by its reader"),
+            ],
         ),
         Cmd::Run => (
             &[
                 "okta-asset-connector --config /etc/okta-asset-connector/config.toml run",
                 "okta-asset-connector run --frequency 600 --metrics-addr 0.0.0.0:9090",
             ],
-            std::iter::once((
-                Exit::Ok,
-                "stopped by SIGTERM or SIGINT (a second one exits 130 at once)",
-            ))
-            .chain(CYCLE_EXITS.map(|exit| (exit, "")))
-            .collect(),
+            vec![
+                (
+                    Exit::Ok,
+                    "stopped by SIGTERM or SIGINT (the batch in flight is finished first)",
+                ),
+                (Exit::Failure, ""),
+                (Exit::Config, ""),
+                (Exit::Okta, "Okta settings that cannot work (a failed cycle is retried, not an exit)"),
+                (Exit::Intake, "intake settings that cannot work (a failed cycle is retried, not an exit)"),
+                (Exit::State, ""),
+                (Exit::Stopped, ""),
+            ],
         ),
         Cmd::Config | Cmd::Top => (
             &[
@@ -253,6 +275,7 @@ fn command_help(command: Cmd) -> String {
                     Exit::Config,
                     "printed; the configuration is not valid (the reason is shown)",
                 ),
+                (Exit::OutputClosed, ""),
             ],
         ),
     };
@@ -267,9 +290,10 @@ fn command_help(command: Cmd) -> String {
         } else {
             meaning
         };
-        text.push_str(&format!("  {}  {meaning}\n", exit as u8));
+        text.push_str(&format!("  {:<3}  {meaning}\n", exit as u8));
     }
-    text.trim_end().to_string()
+    text.push_str("  (one table for every command: docs/operations.md)");
+    text
 }
 
 /// A command whose help lists settings, for [`Settings`].
@@ -472,6 +496,20 @@ mod tests {
         );
         assert!(!check.contains("--frequency"), "frequency is run's");
         assert!(check.contains("Exit codes:") && check.contains("Examples:"));
+        assert!(
+            check.contains("  2    the configuration is invalid")
+                && check.contains("  5    a check failed"),
+            "{check}"
+        );
+        let sync = render(&mut cli, "sync");
+        for code in [
+            "  3    Okta",
+            "  4    the intake",
+            "  7    the --output file",
+            "  141  --output -",
+        ] {
+            assert!(sync.contains(code), "{code}: {sync}");
+        }
         let run = render(&mut cli, "run");
         assert!(run.contains("--frequency") && run.contains("--metrics-addr"));
         // The top level: the commands in -h, every setting in --help.

@@ -41,7 +41,7 @@ pub enum IntakeError {
         url: String,
     },
     /// Writing `--output` failed.
-    #[error("cannot write {what}: {source} (check the path and free space)")]
+    #[error("cannot write {what}: {source}{}", io_hint(source))]
     Io {
         what: String,
         #[source]
@@ -63,6 +63,16 @@ impl IntakeError {
             IntakeError::Exhausted { status, .. } => *status,
             IntakeError::Io { .. } | IntakeError::Build(_) => None,
         }
+    }
+}
+
+/// What to check after an `--output` failure (a missing directory explains itself).
+fn io_hint(source: &std::io::Error) -> &'static str {
+    match source.kind() {
+        std::io::ErrorKind::NotFound => "",
+        std::io::ErrorKind::PermissionDenied => " (check the permissions of the path)",
+        std::io::ErrorKind::BrokenPipe => " (the reader of the output went away)",
+        _ => " (check the path and free space)",
     }
 }
 

@@ -99,12 +99,22 @@ impl FileOutput {
         })
     }
 
-    /// `-` means stdout, anything else a file path.
+    /// `-` means stdout, anything else a file path. A path whose directory does not exist is
+    /// refused before anything is read from Okta.
     pub fn open(target: &str, format: Format) -> Result<FileOutput, IntakeError> {
         if target == "-" {
             Ok(FileOutput::stdout(format))
         } else {
+            check_directory(Path::new(target))?;
             FileOutput::create(target, format)
+        }
+    }
+
+    /// Where the events go, for messages: the path, or `standard output`.
+    pub fn destination(&self) -> String {
+        match &self.target {
+            Target::Stdout(_) => "standard output".to_string(),
+            Target::File { path, .. } => path.display().to_string(),
         }
     }
 
@@ -156,6 +166,28 @@ impl FileOutput {
         };
         IntakeError::Io { what, source }
     }
+}
+
+/// The usual `--output` mistake (a typo, a directory not created yet) named as such, rather
+/// than as the temporary file's "No such file or directory".
+fn check_directory(path: &Path) -> Result<(), IntakeError> {
+    let directory = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    if directory.is_dir() {
+        return Ok(());
+    }
+    Err(IntakeError::Io {
+        what: format!("output file {}", path.display()),
+        source: io::Error::new(
+            io::ErrorKind::NotFound,
+            format!(
+                "the directory {} does not exist; create it or choose another path",
+                directory.display()
+            ),
+        ),
+    })
 }
 
 fn finish_file(writer: BufWriter<NamedTempFile>, path: &Path) -> io::Result<()> {

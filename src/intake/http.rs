@@ -2,6 +2,8 @@
 //! a batch the intake refuses as too large (413).
 
 use std::io::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -22,7 +24,9 @@ use super::retry::{decide, retry_after, Decision};
 use super::{Delivered, IntakeSettings};
 use crate::clock::SharedClock;
 use crate::http::retry::{self, GaveUp, RetryAction, RetryLogic, RetryPolicy};
-use crate::http::{shown_url, Answer, BodyLimit, Transport, TransportError, TransportSettings};
+use crate::http::{
+    is_unknown_host, shown_url, Answer, BodyLimit, Transport, TransportError, TransportSettings,
+};
 
 pub use crate::http::USER_AGENT;
 
@@ -49,6 +53,9 @@ pub struct HttpIntake {
     clock: SharedClock,
     /// Makes an event the intake refused alone as too large smaller, if it can.
     shrink: Option<Shrink>,
+    /// Retries of every request so far, whatever became of the batch: a batch that finally
+    /// failed took retries too, and the run summary must count them.
+    retries: Arc<AtomicU64>,
 }
 
 /// Makes one serialised event smaller (`None` when it cannot): see
@@ -132,6 +139,7 @@ impl HttpIntake {
             },
             clock,
             shrink: None,
+            retries: Arc::default(),
         })
     }
 
@@ -142,6 +150,11 @@ impl HttpIntake {
     pub fn shrink_oversized_with(mut self, shrink: Shrink) -> HttpIntake {
         self.shrink = Some(shrink);
         self
+    }
+
+    /// Retries made so far by this sender and its clones (every batch, delivered or not).
+    pub fn retries(&self) -> u64 {
+        self.retries.load(Ordering::Relaxed)
     }
 
     pub fn format(&self) -> Format {
@@ -277,6 +290,8 @@ impl HttpIntake {
         let sent = retry::run(&self.policy, self.clock.as_ref(), &mut logic, body).await;
         done.requests += sent.counts.attempts;
         done.retries += sent.counts.retries;
+        self.retries
+            .fetch_add(u64::from(sent.counts.retries), Ordering::Relaxed);
         match sent.result {
             Ok(outcome) => {
                 if let Outcome::Acknowledged = outcome {
@@ -326,6 +341,15 @@ impl HttpIntake {
     fn transport_failure(&self, error: TransportError) -> Failure {
         let url = self.shown_url.clone();
         match error {
+            // A host name that does not exist will not start to within a retry schedule.
+            TransportError::Unreachable(message) if is_unknown_host(&message) => {
+                Failure::Final(IntakeError::Exhausted {
+                    status: None,
+                    attempts: 1,
+                    last: message,
+                    url,
+                })
+            }
             TransportError::Unreachable(message) => Failure::Transient {
                 status: None,
                 message,
@@ -416,27 +440,35 @@ impl RetryLogic for Post<'_> {
         }
     }
 
+    /// As for Okta: the first retry of a body is a warning, later ones are debug lines (`-v`);
+    /// the summary counts every retry, and a final failure says how many attempts it took.
     fn on_backoff(&mut self, attempt: u32, wait: Duration, asked: bool, error: &Failure) {
         let wait_ms = wait.as_millis() as u64;
         // The response body is not logged (it may echo what we sent); network errors are.
-        match error {
+        let (status, cause) = match error {
             Failure::Transient {
                 status: Some(status),
                 ..
-            } => tracing::warn!(
+            } => (Some(*status), format!("HTTP {status}")),
+            Failure::Transient { message, .. } => (None, message.clone()),
+            Failure::Final(_) => return,
+        };
+        if attempt == 1 {
+            tracing::warn!(
                 status,
                 attempt,
                 wait_ms,
                 retry_after = asked,
-                "intake request failed; retrying"
-            ),
-            Failure::Transient { message, .. } => tracing::warn!(
-                error = %message,
+                "intake request failed, retrying: {cause}"
+            );
+        } else {
+            tracing::debug!(
+                status,
                 attempt,
                 wait_ms,
-                "intake request failed; retrying"
-            ),
-            Failure::Final(_) => {}
+                retry_after = asked,
+                "intake request failed again, retrying: {cause}"
+            );
         }
     }
 }

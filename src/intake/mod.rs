@@ -1,4 +1,4 @@
-//! Delivery of OCSF events to the intake (BRIEF §6 "Envelopes", §7).
+//! Delivery of OCSF events to the intake, with nothing lost: batches, envelopes, retries.
 //!
 //! The mapper hands over serialized events; this module batches them ([`Batcher`], capped by
 //! count and body bytes), wraps each batch in the configured envelope ([`Format`]: the `sekoia`
@@ -94,7 +94,8 @@ impl std::fmt::Debug for IntakeSettings {
 }
 
 impl IntakeSettings {
-    /// Settings with every default (BRIEF §2, §7) for `url` and `api_key`.
+    /// Settings with every default (the configuration's documented defaults: batches of 100, 4 MiB,
+    /// no gzip, 30 s per request, the standard backoff) for `url` and `api_key`.
     pub fn new(url: Url, api_key: SecretString) -> IntakeSettings {
         IntakeSettings {
             url,
@@ -166,6 +167,23 @@ impl Sink {
         match self {
             Sink::Http(_) => Ok(()),
             Sink::File(file) => file.finish(),
+        }
+    }
+
+    /// Retries made so far (every batch, delivered or not; none for a file).
+    pub fn retries(&self) -> u64 {
+        match self {
+            Sink::Http(http) => http.retries(),
+            Sink::File(_) => 0,
+        }
+    }
+
+    /// Where the events go, for messages: the intake URL (no query, no credentials), the
+    /// output file, or `standard output`.
+    pub fn destination(&self) -> String {
+        match self {
+            Sink::Http(http) => http.url().to_string(),
+            Sink::File(file) => file.destination(),
         }
     }
 

@@ -113,8 +113,17 @@ impl OktaClient {
         url
     }
 
+    /// Requests, 429s, retries and rate-limit waits so far.
     pub fn stats(&self) -> StatsSnapshot {
-        self.inner.stats.snapshot()
+        let mut snapshot = self.inner.stats.snapshot();
+        snapshot.rate_limit_wait = self.inner.limiter.waited();
+        snapshot.rate_limit_wait_by_bucket = self.inner.limiter.waited_by_bucket();
+        snapshot
+    }
+
+    /// The fraction of each bucket's advertised limit this client allows itself.
+    pub fn rate_limit_share(&self) -> f64 {
+        self.inner.settings.rate_limit_share
     }
 
     /// Okta's clock as of the latest answer (its `Date` header), falling back to the local
@@ -355,9 +364,20 @@ impl RetryLogic for Get<'_> {
         }
     }
 
+    /// The first retry of a request is a warning that says what failed and that it is being
+    /// retried; later ones are debug lines (`-v`): an outage would otherwise print one long line
+    /// per attempt and per request in flight, and the final error already says how many
+    /// attempts were made.
     fn on_backoff(&mut self, attempt: u32, delay: Duration, _asked: bool, error: &OktaError) {
-        tracing::warn!(url = %self.shown_url, attempt, delay_ms = delay.as_millis() as u64,
-            error = %error, "Okta request failed; retrying");
+        let delay_ms = delay.as_millis() as u64;
+        let max_attempts = self.inner.settings.retry_policy().backoff.max_retries as u64 + 1;
+        if attempt == 1 {
+            tracing::warn!(url = %self.shown_url, attempt, max_attempts, delay_ms,
+                "Okta request failed, retrying: {}", error.short_cause());
+        } else {
+            tracing::debug!(url = %self.shown_url, attempt, max_attempts, delay_ms,
+                "Okta request failed again, retrying: {}", error.short_cause());
+        }
     }
 }
 

@@ -1,7 +1,10 @@
 //! Request accounting, per bucket, for the run summary and the benchmark.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
 
 use super::rate_limit::Bucket;
 use crate::http::RetryCounts;
@@ -15,7 +18,6 @@ pub(super) struct Stats {
     quota_429: [AtomicU64; 5],
     concurrency_429: [AtomicU64; 5],
     retries: AtomicU64,
-    rate_limit_wait_ms: AtomicU64,
 }
 
 impl Stats {
@@ -31,12 +33,11 @@ impl Stats {
         self.concurrency_429[bucket_index(bucket)].fetch_add(1, Ordering::Relaxed);
     }
 
-    /// What the retry loop counted for one request: its retries and rate-limit waits.
+    /// What the retry loop counted for one request: its retries. (Its rate-limit waits are
+    /// counted by the rate limiter, with the pacing waits: see `RateLimiter::waited`.)
     pub(super) fn count_retries(&self, counts: &RetryCounts) {
         self.retries
             .fetch_add(u64::from(counts.retries), Ordering::Relaxed);
-        self.rate_limit_wait_ms
-            .fetch_add(counts.waited.as_millis() as u64, Ordering::Relaxed);
     }
 
     pub(super) fn snapshot(&self) -> StatsSnapshot {
@@ -61,7 +62,8 @@ impl Stats {
             concurrency_429: throttled.iter().map(|(_, t)| t.concurrency).sum(),
             throttled,
             retries: self.retries.load(Ordering::Relaxed),
-            rate_limit_wait: Duration::from_millis(self.rate_limit_wait_ms.load(Ordering::Relaxed)),
+            rate_limit_wait: Duration::ZERO,
+            rate_limit_wait_by_bucket: Vec::new(),
         }
     }
 }
@@ -77,7 +79,11 @@ pub struct StatsSnapshot {
     /// 429 answers per bucket, in [`Bucket::ALL`] order.
     pub throttled: Vec<(Bucket, Throttled)>,
     pub retries: u64,
+    /// Wall-clock time during which at least one request waited for a rate limit: pacing to
+    /// `rate_limit_share` and windows spent after a 429 (parallel waits count once).
     pub rate_limit_wait: Duration,
+    /// The same per bucket, for the buckets that waited.
+    pub rate_limit_wait_by_bucket: Vec<(Bucket, Duration)>,
 }
 
 /// The 429 answers of one bucket.
@@ -114,6 +120,14 @@ impl StatsSnapshot {
                 .collect(),
             retries: self.retries.saturating_sub(earlier.retries),
             rate_limit_wait: self.rate_limit_wait.saturating_sub(earlier.rate_limit_wait),
+            rate_limit_wait_by_bucket: self
+                .rate_limit_wait_by_bucket
+                .iter()
+                .map(|(bucket, waited)| {
+                    (*bucket, waited.saturating_sub(earlier.waited_in(*bucket)))
+                })
+                .filter(|(_, waited)| !waited.is_zero())
+                .collect(),
         }
     }
 
@@ -129,11 +143,77 @@ impl StatsSnapshot {
             .map_or(Throttled::default(), |(_, t)| *t)
     }
 
+    /// Time requests to `bucket` waited for its rate limit.
+    pub fn waited_in(&self, bucket: Bucket) -> Duration {
+        self.rate_limit_wait_by_bucket
+            .iter()
+            .find(|(b, _)| *b == bucket)
+            .map_or(Duration::ZERO, |(_, waited)| *waited)
+    }
+
     pub fn requests_in(&self, bucket: Bucket) -> u64 {
         self.requests
             .iter()
             .find(|(b, _)| *b == bucket)
             .map_or(0, |(_, n)| *n)
+    }
+}
+
+/// Time spent waiting for rate limits, measured as wall-clock time during which at least one
+/// request was held back: four requests waiting the same second count one second, so the total
+/// never exceeds the run's duration and reads as "how much of the run the limits decided". Kept
+/// by the rate limiter, which imposes every such wait.
+#[derive(Debug, Default)]
+pub(super) struct WaitMeters {
+    overall: WaitMeter,
+    per_bucket: HashMap<Bucket, WaitMeter>,
+}
+
+impl WaitMeters {
+    /// Counts a wait of `wait` starting at `from` for a request to `bucket`.
+    pub(super) fn add(&mut self, bucket: Bucket, from: Timestamp, wait: Duration) {
+        self.overall.add(from, wait);
+        self.per_bucket.entry(bucket).or_default().add(from, wait);
+    }
+
+    pub(super) fn total(&self) -> Duration {
+        self.overall.total
+    }
+
+    /// Per bucket, for the buckets that waited at all, in bucket order.
+    pub(super) fn by_bucket(&self) -> Vec<(Bucket, Duration)> {
+        let mut per_bucket: Vec<(Bucket, Duration)> = self
+            .per_bucket
+            .iter()
+            .map(|(bucket, meter)| (*bucket, meter.total))
+            .filter(|(_, total)| !total.is_zero())
+            .collect();
+        per_bucket.sort();
+        per_bucket
+    }
+}
+
+/// The union of wait intervals. Every wait starts "now" with a known length (a pacing sleep, a
+/// pause until a window's reset), so keeping the end of the latest one is enough to merge them.
+#[derive(Debug, Default, Clone, Copy)]
+struct WaitMeter {
+    busy_until: Option<Timestamp>,
+    total: Duration,
+}
+
+impl WaitMeter {
+    fn add(&mut self, from: Timestamp, wait: Duration) {
+        let Ok(until) = SignedDuration::try_from(wait).and_then(|w| from.checked_add(w)) else {
+            return;
+        };
+        let start = match self.busy_until {
+            Some(busy) if busy > from => busy,
+            _ => from,
+        };
+        if until > start {
+            self.total += Duration::try_from(until.duration_since(start)).unwrap_or_default();
+        }
+        self.busy_until = Some(self.busy_until.map_or(until, |busy| busy.max(until)));
     }
 }
 

@@ -17,6 +17,7 @@ use crate::app::{self, AppError};
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::progress::Progress;
+use crate::render::{View, Watcher};
 use crate::state::StateStore;
 use crate::sync::{self, Cycle, Shutdown, Summary, SyncError};
 
@@ -37,8 +38,6 @@ pub async fn run(
     let client = app::okta_client(config, clock.clone())?;
     let mut state = StateStore::open(&config.state_dir, config.okta_origin.as_str())?;
     let options = app::sync_options(config);
-    let progress = Progress::new();
-    status.attach(client.clone(), progress.clone());
     let pulse = tokio::spawn(pulse(status.clone(), clock.clone()));
     let _stop_pulse = AbortOnDrop(pulse);
     tracing::info!(
@@ -48,8 +47,13 @@ pub async fn run(
         state = %state.path().display(),
         "connector started"
     );
+    let mut first = true;
     loop {
         let started = clock.now();
+        // A fresh handle per cycle: the display counts from zero, and `/health` watches the
+        // cycle in flight for signs of life.
+        let progress = Progress::new();
+        status.attach(client.clone(), progress.clone());
         status.cycle_started();
         let cycle = Cycle {
             client: &client,
@@ -58,6 +62,10 @@ pub async fn run(
             shutdown: shutdown.clone(),
             progress: progress.clone(),
         };
+        // The first cycle is the long one (a full sync): show its progress.
+        let view = if first { View::current() } else { View::Off };
+        first = false;
+        let watcher = Watcher::start(view, progress, client.clone());
         let sink = app::sink(config, None, clock.clone())?;
         let outcome = {
             let running = sync::run_cycle(&cycle, sink, Some(&mut state), false);
@@ -67,6 +75,13 @@ pub async fn run(
                 _ = grace_after_stop(shutdown.clone(), clock.clone()) => None,
             }
         };
+        watcher.stop().await;
+        let next = started
+            .checked_add(
+                jiff::SignedDuration::try_from(config.frequency)
+                    .unwrap_or(jiff::SignedDuration::ZERO),
+            )
+            .unwrap_or(started);
         match outcome {
             None => {
                 status.cycle_ended(&Summary::new("unknown"), Outcome::Interrupted);
@@ -76,7 +91,9 @@ pub async fn run(
                 return Ok(());
             }
             Some((summary, result)) => {
-                log_cycle(&summary, &result);
+                let stopping = shutdown.requested();
+                let next_shown = (!stopping).then(|| next.max(clock.now()));
+                crate::render::log_cycle(&summary, result.as_ref().map(|_| ()), next_shown);
                 status.cycle_ended(&summary, outcome_of(&result));
                 match result {
                     Err(SyncError::Interrupted) => return Ok(()),
@@ -88,12 +105,6 @@ pub async fn run(
         if shutdown.requested() {
             return Ok(());
         }
-        let next = started
-            .checked_add(
-                jiff::SignedDuration::try_from(config.frequency)
-                    .unwrap_or(jiff::SignedDuration::ZERO),
-            )
-            .unwrap_or(started);
         let wait = Duration::try_from(next.duration_since(clock.now())).unwrap_or(Duration::ZERO);
         tokio::select! {
             _ = clock.sleep(wait) => {}
@@ -131,32 +142,4 @@ impl Drop for AbortOnDrop {
 async fn grace_after_stop(mut shutdown: Shutdown, clock: SharedClock) {
     shutdown.wait().await;
     clock.sleep(SHUTDOWN_GRACE).await;
-}
-
-/// One line per cycle: what it did, or why it failed.
-fn log_cycle(summary: &Summary, result: &Result<crate::intake::Sink, SyncError>) {
-    let fields = serde_json::to_string(summary).unwrap_or_default();
-    match result {
-        Ok(_) => tracing::info!(
-            kind = summary.kind,
-            users = summary.users,
-            deleted = summary.deleted,
-            okta_requests = summary.okta_requests_total,
-            events = summary.items_delivered,
-            warnings = summary.warning_count(),
-            duration_s = summary.duration_s,
-            summary = %fields,
-            "cycle finished"
-        ),
-        Err(SyncError::Interrupted) => tracing::info!(
-            kind = summary.kind,
-            "cycle stopped on request; nothing committed"
-        ),
-        Err(error) => tracing::error!(
-            kind = summary.kind,
-            events = summary.items_delivered,
-            summary = %fields,
-            "cycle failed, nothing committed; retrying at the next tick: {error}"
-        ),
-    }
 }

@@ -1,4 +1,4 @@
-//! The full sync (BRIEF §5): every group and member, the admin roles, every user with
+//! The full sync (the reconciliation): every group and member, the admin roles, every user with
 //! `search=status pr` (DEPROVISIONED included), MFA per user, and hard-delete detection against
 //! the previous full sync. Users and their factors are listed into a disk spool while groups
 //! and roles are read (other Okta buckets), then emitted once the directory is complete.
@@ -13,6 +13,7 @@ use super::{
 };
 use crate::intake::Sink;
 use crate::okta::endpoints::expr;
+use crate::progress::Phase;
 use crate::state::{Commit, Cursors, StateStore};
 
 pub(crate) async fn run(
@@ -22,7 +23,7 @@ pub(crate) async fn run(
     warnings: &Warnings,
     summary: &mut Summary,
 ) -> Result<Sink, SyncError> {
-    let mfa = MfaReader::new(cycle.options.enrich_mfa);
+    let mfa = MfaReader::new(cycle.options.enrich_mfa).reporting_to(&cycle.progress);
     // Users (and their factors) are listed into the spool while groups and roles are read:
     // different Okta buckets, worked at the same time (see `spool`).
     // In the state directory when there is one: private to this user (see `spool`).
@@ -71,11 +72,24 @@ async fn emit_and_commit(
     let started_at = cycle.clock.now();
     let options = cycle.options;
     let client = cycle.client;
+    let progress = &cycle.progress;
+    progress.begin(Phase::Groups);
+    if options.enrich_roles {
+        progress.begin(Phase::Roles);
+    }
     let (directory, admins) = tokio::join!(
-        Directory::collect(client, options.max_parallel, warnings),
+        async {
+            let directory = Directory::collect(client, options.max_parallel, warnings).await;
+            if let Ok(directory) = &directory {
+                report_directory(cycle, directory);
+            }
+            directory
+        },
         async {
             if options.enrich_roles {
-                Admins::collect(client, options.max_parallel, warnings).await
+                let admins = Admins::collect(client, options.max_parallel, warnings).await;
+                progress.finish(Phase::Roles);
+                admins
             } else {
                 Admins::unknown()
             }
@@ -105,13 +119,14 @@ async fn emit_and_commit(
         Some(state) => Some(state.user_logins()?),
         None => None,
     };
-    let mut out = Emitter::new(sink, options, summary);
+    let mut out = Emitter::new(sink, options, summary, &cycle.progress);
     let outcome = read_users(cycle, &enrich, &mut out, known.as_ref(), warnings, spool).await;
     let (listing, streamed) = match outcome {
         Ok(listing) => (Some(listing), Ok(())),
         Err(error) => (None, Err(error)),
     };
     let (sink, record) = out.finish(streamed).await?;
+    cycle.progress.finish(Phase::Delivery);
     let listing = listing.expect("a delivered cycle read its users");
     if !directory.is_complete() {
         // The membership snapshot would be missing a group, and incremental cycles diff
@@ -159,6 +174,10 @@ async fn list_users_into(
     stop: &AtomicBool,
 ) -> Result<Listing, SyncError> {
     let client = cycle.client;
+    cycle.progress.begin(Phase::Users);
+    if mfa.is_enabled() {
+        cycle.progress.begin(Phase::Mfa);
+    }
     let mut pager = client.search_users(expr::ALL_USERS);
     let mut page = pager.next_page().await?;
     // Okta's clock when the listing began: the next cursor.
@@ -171,6 +190,7 @@ async fn list_users_into(
         skipped += current.skipped;
         warnings.add_skipped(current.skipped);
         let users = current.items;
+        cycle.progress.advance(Phase::Users, users.len() as u64);
         let max_parallel = cycle.options.max_parallel;
         let (next, answers) = tokio::join!(
             pager.next_page(),
@@ -182,7 +202,38 @@ async fn list_users_into(
         })?;
         page = next?;
     }
+    cycle.progress.finish(Phase::Users);
+    cycle.progress.finish(Phase::Mfa);
     Ok(Listing { listed_at, skipped })
+}
+
+/// Progress once the directory is read: groups and members done, and the user total from the
+/// `Everyone` group (every user is a member), which gives the listing and the factor reads a
+/// total to count against.
+// Interim: the group listing's `expand=stats` (`usersCount`) gives the total from its first
+// page; until the sync reads it, the member count of `Everyone` stands in for it.
+fn report_directory(cycle: &Cycle<'_>, directory: &Directory) {
+    let progress = &cycle.progress;
+    let groups = directory.group_count() as u64;
+    for phase in [Phase::Groups, Phase::Members] {
+        progress.set_total(phase, groups);
+        progress.advance(phase, groups);
+        progress.finish(phase);
+    }
+    let everyone = directory
+        .stored_groups()
+        .into_iter()
+        .find(|group| group.group_type == "BUILT_IN")
+        .map(|group| directory.members_of(&group.id).len() as u64);
+    if let Some(users) = everyone {
+        let known = progress.snapshot();
+        for phase in [Phase::Users, Phase::Mfa, Phase::Delivery] {
+            let wanted = phase != Phase::Mfa || cycle.options.enrich_mfa;
+            if wanted && known.get(phase).is_none_or(|p| p.total.is_none()) {
+                progress.set_total(phase, users);
+            }
+        }
+    }
 }
 
 /// Emits every user (from the spool when there is one), then (with state) the hard deletes.

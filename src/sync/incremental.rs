@@ -1,4 +1,4 @@
-//! The incremental cycle (BRIEF §5): only what changed since the cursors.
+//! The incremental cycle: only what changed since the cursors.
 //!
 //! 1. Groups whose profile or membership changed (`lastUpdated` or `lastMembershipUpdated`
 //!    after the cursor): their members are listed again and diffed with the stored snapshot;
@@ -81,7 +81,7 @@ pub(crate) async fn run(
     summary.memberships = directory.membership_count();
 
     let context = map_context(cycle, sink.format());
-    let mfa = MfaReader::new(options.enrich_mfa);
+    let mfa = MfaReader::new(options.enrich_mfa).reporting_to(&cycle.progress);
     let enrich = Enricher {
         client,
         directory: &directory,
@@ -91,7 +91,7 @@ pub(crate) async fn run(
         context: &context,
         max_parallel: options.max_parallel,
     };
-    let mut out = Emitter::new(sink, options, summary);
+    let mut out = Emitter::new(sink, options, summary, &cycle.progress);
     let outcome = send_users(cycle, &enrich, &mut out, state, &affected, users_since).await;
     let (users_listed_at, streamed) = match outcome {
         Ok(at) => (at, Ok(())),

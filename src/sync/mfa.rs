@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use super::Warnings;
 use crate::okta::OktaClient;
+use crate::progress::{Phase, Progress};
 
 /// Permission errors in a row after which factors are no longer asked for.
 const PERMISSION_ERRORS_BEFORE_GIVING_UP: u32 = 3;
@@ -19,6 +20,8 @@ const PERMISSION_ERRORS_BEFORE_GIVING_UP: u32 = 3;
 pub struct MfaReader {
     enabled: Arc<AtomicBool>,
     permission_errors: Arc<AtomicU32>,
+    /// Counts each user whose factors were asked for.
+    progress: Progress,
 }
 
 impl MfaReader {
@@ -26,7 +29,14 @@ impl MfaReader {
         MfaReader {
             enabled: Arc::new(AtomicBool::new(enabled)),
             permission_errors: Arc::new(AtomicU32::new(0)),
+            progress: Progress::off(),
         }
+    }
+
+    /// Reports each factor read to `progress` ([`Phase::Mfa`]).
+    pub fn reporting_to(mut self, progress: &Progress) -> MfaReader {
+        self.progress = progress.clone();
+        self
     }
 
     pub fn is_enabled(&self) -> bool {
@@ -43,7 +53,9 @@ impl MfaReader {
         if !self.enabled.load(Ordering::Relaxed) {
             return None;
         }
-        match client.list_user_factors(user_id).await {
+        let answer = client.list_user_factors(user_id).await;
+        self.progress.advance(Phase::Mfa, 1);
+        match answer {
             Ok(factors) => {
                 self.permission_errors.store(0, Ordering::Relaxed);
                 Some(factors.iter().any(|f| f.is_active()))

@@ -8,7 +8,7 @@
 //! Both stream users page by page through the same [`Enricher`] and [`Delivery`]: factors of a
 //! page are read concurrently while the next page is fetched, events are batched and posted by a
 //! separate task while Okta is still being read. State is committed only after the intake
-//! acknowledged every batch of the cycle (BRIEF §7): a failed or interrupted cycle commits
+//! acknowledged every batch of the cycle (at-least-once, never a gap): a failed or interrupted cycle commits
 //! nothing and is redone, so data is sent again rather than skipped.
 //!
 //! Enrichment that fails becomes "unknown" (fields omitted) plus a counted warning, never a
@@ -35,13 +35,13 @@ use crate::intake::{Batch, Batcher, Delivered, Format, IntakeError, Sink};
 use crate::mapping::{self, Enrichment, MapContext, TimeUnit};
 use crate::okta::model::User;
 use crate::okta::{OktaClient, OktaError};
-use crate::progress::Progress;
+use crate::progress::{Phase, Progress};
 use crate::state::{KnownUser, StateError, StateStore};
 
 pub use directory::Directory;
 pub use mfa::MfaReader;
 pub use roles::Admins;
-pub use summary::Summary;
+pub use summary::{Summary, WrittenTo};
 
 /// Incremental queries reach back this far before the cursor: Okta's search is eventually
 /// consistent (about a second), and cursors come from Okta's one-second `Date` header.
@@ -355,19 +355,22 @@ pub(crate) struct Emitter<'a> {
     batcher: Batcher,
     pub summary: &'a mut Summary,
     pub record: CycleRecord,
-    progress_log: ProgressLog,
 }
 
 impl<'a> Emitter<'a> {
-    fn new(sink: Sink, options: &SyncOptions, summary: &'a mut Summary) -> Emitter<'a> {
-        let delivery = Delivery::start(sink);
+    fn new(
+        sink: Sink,
+        options: &SyncOptions,
+        summary: &'a mut Summary,
+        progress: &Progress,
+    ) -> Emitter<'a> {
+        let delivery = Delivery::start(sink, progress.clone());
         let batcher = Batcher::new(delivery.format, options.batch_size, options.max_batch_bytes);
         Emitter {
             delivery,
             batcher,
             summary,
             record: CycleRecord::default(),
-            progress_log: ProgressLog::new(),
         }
     }
 
@@ -375,7 +378,6 @@ impl<'a> Emitter<'a> {
         if let Some(batch) = self.batcher.push(event) {
             self.delivery.send(batch).await?;
         }
-        self.progress_log.tick(self.summary.users);
         Ok(())
     }
 
@@ -419,9 +421,11 @@ impl<'a> Emitter<'a> {
                 streamed = self.delivery.send(batch).await;
             }
         }
-        let (sink, delivered, batches) = self.delivery.finish().await;
+        let (sink, delivered, batches, retries) = self.delivery.finish().await;
+        // Also when delivery failed: what was acknowledged before, and every retry made.
         self.summary.delivered = delivered;
         self.summary.batches = batches;
+        self.summary.intake_retries = retries;
         let sink = sink?;
         streamed?;
         Ok((sink, self.record))
@@ -448,6 +452,9 @@ pub(crate) async fn stream_users(
             return Err(SyncError::Interrupted);
         }
         enrich.warnings.add_skipped(current.skipped);
+        cycle
+            .progress
+            .advance(Phase::Users, current.items.len() as u64);
         let users: Vec<User> = current.items.into_iter().filter(|u| keep(u)).collect();
         let (next, fetched) = tokio::join!(
             pager.next_page(),
@@ -464,52 +471,47 @@ pub(crate) async fn stream_users(
     Ok(listed_at)
 }
 
-/// A progress line every few seconds on long runs.
-struct ProgressLog {
-    last: Instant,
-}
-
-impl ProgressLog {
-    fn new() -> ProgressLog {
-        ProgressLog {
-            last: Instant::now(),
-        }
-    }
-
-    fn tick(&mut self, users: u64) {
-        if self.last.elapsed() >= Duration::from_secs(10) {
-            self.last = Instant::now();
-            tracing::info!(users, "sync in progress");
-        }
-    }
-}
-
 /// Posting runs in its own task so Okta is read while batches travel. The channel is small:
 /// when the intake is slow, reading Okta waits (bounded memory).
 struct Delivery {
     batches: Option<mpsc::Sender<Batch>>,
-    task: JoinHandle<(Sink, Result<Delivered, IntakeError>, u64)>,
+    task: JoinHandle<DeliveryEnd>,
     format: Format,
 }
 
+/// How delivery ended: the sink, what was acknowledged (also before a failure), the failure.
+struct DeliveryEnd {
+    sink: Sink,
+    delivered: Delivered,
+    batches: u64,
+    failure: Option<IntakeError>,
+}
+
 impl Delivery {
-    fn start(sink: Sink) -> Delivery {
+    fn start(sink: Sink, progress: Progress) -> Delivery {
         let format = sink.format();
         let (sender, mut receiver) = mpsc::channel::<Batch>(2);
         let task = tokio::spawn(async move {
-            let mut sink = sink;
-            let mut total = Delivered::default();
-            let mut batches = 0u64;
+            let mut end = DeliveryEnd {
+                sink,
+                delivered: Delivered::default(),
+                batches: 0,
+                failure: None,
+            };
             while let Some(batch) = receiver.recv().await {
-                match sink.deliver(batch).await {
+                match end.sink.deliver(batch).await {
                     Ok(delivered) => {
-                        total += delivered;
-                        batches += 1;
+                        progress.advance(Phase::Delivery, delivered.items as u64);
+                        end.delivered += delivered;
+                        end.batches += 1;
                     }
-                    Err(error) => return (sink, Err(error), batches),
+                    Err(error) => {
+                        end.failure = Some(error);
+                        break;
+                    }
                 }
             }
-            (sink, Ok(total), batches)
+            end
         });
         Delivery {
             batches: Some(sender),
@@ -530,13 +532,18 @@ impl Delivery {
         Ok(())
     }
 
-    /// Waits until every queued batch was delivered (or delivery failed).
-    async fn finish(mut self) -> (Result<Sink, SyncError>, Delivered, u64) {
+    /// Waits until every queued batch was delivered (or delivery failed): the sink, what was
+    /// acknowledged, the batches and the intake's retries (all of them, also on failure).
+    async fn finish(mut self) -> (Result<Sink, SyncError>, Delivered, u64, u64) {
         self.batches = None;
         match self.task.await {
-            Ok((sink, Ok(delivered), batches)) => (Ok(sink), delivered, batches),
-            Ok((_, Err(error), batches)) => {
-                (Err(SyncError::Intake(error)), Delivered::default(), batches)
+            Ok(end) => {
+                let retries = end.sink.retries();
+                let sink = match end.failure {
+                    None => Ok(end.sink),
+                    Some(error) => Err(SyncError::Intake(error)),
+                };
+                (sink, end.delivered, end.batches, retries)
             }
             Err(join_error) => std::panic::resume_unwind(join_error.into_panic()),
         }

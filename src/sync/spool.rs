@@ -5,7 +5,7 @@
 //! listings are metered in a different Okta bucket (`/groups`) than the user listing and the
 //! factor calls. Reading the groups first and the users after leaves the user buckets idle
 //! for the whole group phase; listing users into this spool during that phase lets the
-//! buckets work in parallel (BRIEF §4), so the cycle ends close to the floor of its busiest
+//! buckets work in parallel (Okta meters each bucket apart), so the cycle ends close to the floor of its busiest
 //! bucket. Once the directory is complete, pages are read back in order and emitted.
 //!
 //! The file holds whole profiles and MFA status, so no other user may ever open it. It lives in

@@ -10,6 +10,7 @@ mod docs;
 mod fake_okta;
 mod fake_okta_log;
 mod fake_okta_roles;
+mod first_hour;
 mod full_sync;
 mod hostile;
 mod hostile_text;

@@ -5,3 +5,4 @@ pub mod binary;
 pub mod connector;
 pub mod keys;
 pub mod ocsf;
+pub mod terminal;
