@@ -18,6 +18,11 @@ use url::Url;
 use wiremock::matchers::{any, method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
+use crate::support::assert_matches;
+use crate::support::wire::{
+    answer_always, answer_first, header, json_answer, json_page, received as requests,
+};
+
 /// A token no test response ever contains: if it shows up in an error text, the client leaked it.
 const TOKEN: &str = "canaryT0ken-00Okta-SSWS-must-never-leak";
 /// The parameter value holds commas, so it is a quoted-string (RFC 9110), as Okta's API reference
@@ -27,18 +32,18 @@ const OKTA_CONTENT_TYPE: &str =
 /// `Date` of the recorded real 429 (Thu, 11 Sep 2025 16:21:50 GMT = 1757607710).
 const OKTA_DATE: &str = "Thu, 11 Sep 2025 16:21:50 GMT";
 const OKTA_DATE_EPOCH: i64 = 1_757_607_710;
+const RATE_LIMITED: &str = "API call exceeded rate limit due to too many requests.";
 
 /// The local clock starts years away from Okta's `Date`: waits must come from Okta's clock.
 fn local_start() -> Timestamp {
     "2031-06-01T00:00:00Z".parse().unwrap()
 }
 
-fn client_with(
-    server: &MockServer,
+fn client_at(
+    origin: Url,
     start: Timestamp,
     tweak: impl FnOnce(&mut OktaSettings),
 ) -> (OktaClient, Arc<ManualClock>) {
-    let origin = Url::parse(&server.uri()).unwrap();
     let mut settings = OktaSettings::new(origin, SecretString::from(TOKEN));
     tweak(&mut settings);
     let clock = Arc::new(ManualClock::new(start));
@@ -46,8 +51,26 @@ fn client_with(
     (OktaClient::new(settings, shared).unwrap(), clock)
 }
 
+fn client_with(
+    server: &MockServer,
+    tweak: impl FnOnce(&mut OktaSettings),
+) -> (OktaClient, Arc<ManualClock>) {
+    client_at(Url::parse(&server.uri()).unwrap(), local_start(), tweak)
+}
+
 fn client_for(server: &MockServer) -> (OktaClient, Arc<ManualClock>) {
-    client_with(server, local_start(), |_| {})
+    client_with(server, |_| {})
+}
+
+/// Retries after delays of at most `min` then doubling up to `max`, `retries` times.
+fn backoff(min: Duration, max: Duration, retries: usize) -> impl FnOnce(&mut OktaSettings) {
+    move |settings| {
+        settings.backoff = BackoffPolicy {
+            min_delay: min,
+            max_delay: max,
+            max_retries: retries,
+        }
+    }
 }
 
 fn user(id: &str) -> Value {
@@ -59,27 +82,35 @@ fn user(id: &str) -> Value {
     })
 }
 
-fn json_page(body: Value) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_raw(body.to_string(), "application/json")
-}
-
 fn error_answer(status: u16, code: &str, summary: &str, request_id: &str) -> ResponseTemplate {
     let body = json!({"errorCode": code, "errorSummary": summary, "errorLink": code,
         "errorId": "oae1234", "errorCauses": []});
-    ResponseTemplate::new(status)
-        .set_body_raw(body.to_string(), "application/json")
-        .insert_header("X-Okta-Request-Id", request_id)
+    json_answer(status, &body).insert_header("X-Okta-Request-Id", request_id)
 }
 
-async fn requests(server: &MockServer) -> Vec<Request> {
-    server.received_requests().await.unwrap()
+/// `answer` with one `Link` header per `(rel, target)`, as Okta sends them.
+fn linked(answer: ResponseTemplate, links: &[(&str, &str)]) -> ResponseTemplate {
+    links.iter().fold(answer, |answer, (rel, target)| {
+        answer.append_header("Link", format!("<{target}>; rel=\"{rel}\""))
+    })
 }
 
-fn header(request: &Request, name: &str) -> Option<String> {
-    request
-        .headers
-        .get(name)
-        .map(|v| v.to_str().unwrap().to_string())
+/// Answers GETs of `at` that carry every parameter of `query`; without an `after` among them,
+/// only the first page (no cursor).
+async fn answer_get(
+    server: &MockServer,
+    at: &str,
+    query: &[(&str, &str)],
+    answer: ResponseTemplate,
+) {
+    let mut mock = Mock::given(method("GET")).and(path(at));
+    if !query.iter().any(|(name, _)| *name == "after") {
+        mock = mock.and(query_param_is_missing("after"));
+    }
+    for (name, value) in query {
+        mock = mock.and(query_param(*name, *value));
+    }
+    mock.respond_with(answer).mount(server).await;
 }
 
 fn header_all(request: &Request, name: &str) -> Vec<String> {
@@ -89,6 +120,18 @@ fn header_all(request: &Request, name: &str) -> Vec<String> {
         .iter()
         .map(|v| v.to_str().unwrap().to_string())
         .collect()
+}
+
+/// The request retries an earlier one for the `count`-th time, naming its request id.
+fn assert_retry_of(request: &Request, count: &str, request_id: &str) {
+    assert_eq!(
+        header(request, "x-okta-retry-count").as_deref(),
+        Some(count)
+    );
+    assert_eq!(
+        header(request, "x-okta-retry-for").as_deref(),
+        Some(request_id)
+    );
 }
 
 /// What was asked for: path and query exactly as they came over the wire (wiremock rebuilds
@@ -131,6 +174,23 @@ where
     Ok(ids)
 }
 
+async fn user_ids(client: &OktaClient) -> Result<Vec<String>, OktaError> {
+    all_ids(client.search_users("status pr"), |u: &User| u.id.clone()).await
+}
+
+async fn assignee_ids(client: &OktaClient) -> Result<Vec<String>, OktaError> {
+    all_ids(client.list_role_assignees(), |a: &IdOnly| a.id.clone()).await
+}
+
+/// The error the first page of the user search ends in.
+async fn first_users_page_error(client: &OktaClient) -> OktaError {
+    client
+        .search_users("status pr")
+        .next_page()
+        .await
+        .unwrap_err()
+}
+
 fn assert_no_secret(error: &OktaError) {
     let shown = format!("{error} / {error:?}");
     assert!(
@@ -155,44 +215,22 @@ async fn users_pages_follow_separate_link_fields_exactly_and_in_order() {
     let page2 =
         format!("{base}/api/v1/users?after=00u%2Bopaque~Cur-sor_9.z%3D&limit=200&search=status+pr");
     let page3 = format!("{base}/api/v1/users?search=status+pr&limit=200&after=LAST.Cursor-2026");
+    let page1 = format!("{base}/api/v1/users?search=status+pr&limit=200");
 
-    Mock::given(method("GET"))
-        .and(path("/api/v1/users"))
-        .and(query_param_is_missing("after"))
-        .respond_with(
-            json_page(json!([user("00u1"), user("00u2")]))
-                .append_header(
-                    "Link",
-                    format!("<{base}/api/v1/users?search=status+pr&limit=200>; rel=\"self\""),
-                )
-                .append_header("Link", format!("<{page2}>; rel=\"next\"")),
-        )
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/api/v1/users"))
-        .and(query_param("after", "00u+opaque~Cur-sor_9.z="))
-        .respond_with(
-            json_page(json!([user("00u3"), user("00u4")]))
-                .append_header("Link", format!("<{page2}>; rel=\"self\""))
-                .append_header("Link", format!("<{page3}>; rel=\"next\"")),
-        )
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/api/v1/users"))
-        .and(query_param("after", "LAST.Cursor-2026"))
-        .respond_with(
-            json_page(json!([user("00u5")]))
-                .append_header("Link", format!("<{page3}>; rel=\"self\"")),
-        )
-        .mount(&server)
-        .await;
+    let first = json_page(json!([user("00u1"), user("00u2")]));
+    let second = json_page(json!([user("00u3"), user("00u4")]));
+    let third = json_page(json!([user("00u5")]));
+    let users = "/api/v1/users";
+    let links = [("self", page1.as_str()), ("next", &page2)];
+    answer_get(&server, users, &[], linked(first, &links)).await;
+    let links = [("self", page2.as_str()), ("next", &page3)];
+    let cursor = [("after", "00u+opaque~Cur-sor_9.z=")];
+    answer_get(&server, users, &cursor, linked(second, &links)).await;
+    let cursor = [("after", "LAST.Cursor-2026")];
+    answer_get(&server, users, &cursor, linked(third, &[("self", &page3)])).await;
 
     let (client, clock) = client_for(&server);
-    let ids = all_ids(client.search_users("status pr"), |u: &User| u.id.clone())
-        .await
-        .unwrap();
+    let ids = user_ids(&client).await.unwrap();
     assert_eq!(ids, ["00u1", "00u2", "00u3", "00u4", "00u5"]);
 
     let sent = requests(&server).await;
@@ -230,29 +268,19 @@ async fn comma_joined_link_header_is_read() {
     let server = MockServer::start().await;
     let base = server.uri();
     let next = format!("{base}/api/v1/groups?after=00g%2Fnext%2Cpage&limit=200");
-    Mock::given(method("GET"))
-        .and(path("/api/v1/groups"))
-        .and(query_param_is_missing("after"))
-        .respond_with(
-            json_page(json!([{"id": "00g1", "type": "BUILT_IN", "profile": {"name": "Everyone"}}]))
-                .insert_header(
-                    "Link",
-                    format!(
-                        "<{base}/api/v1/groups?limit=200>; rel=\"self\", <{next}>; rel=\"next\""
-                    ),
-                ),
-        )
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/api/v1/groups"))
-        .and(query_param("after", "00g/next,page"))
-        .respond_with(
-            json_page(json!([{"id": "00g2", "type": "APP_GROUP", "profile": {"name": "AD"}}]))
-                .insert_header("Link", format!("<{next}>; rel=\"self\"")),
-        )
-        .mount(&server)
-        .await;
+    let everyone = json!([{"id": "00g1", "type": "BUILT_IN", "profile": {"name": "Everyone"}}]);
+    let joined = format!("<{base}/api/v1/groups?limit=200>; rel=\"self\", <{next}>; rel=\"next\"");
+    let first = json_page(everyone).insert_header("Link", joined);
+    answer_get(&server, "/api/v1/groups", &[], first).await;
+    let ad = json!([{"id": "00g2", "type": "APP_GROUP", "profile": {"name": "AD"}}]);
+    let second = linked(json_page(ad), &[("self", &next)]);
+    answer_get(
+        &server,
+        "/api/v1/groups",
+        &[("after", "00g/next,page")],
+        second,
+    )
+    .await;
 
     let (client, _clock) = client_for(&server);
     let ids = all_ids(client.list_groups(None), |g| g.id.clone())
@@ -265,13 +293,24 @@ async fn comma_joined_link_header_is_read() {
     assert_sent_to(&server, &sent[1], &next);
 }
 
+/// The org got one request, not repeated or followed elsewhere, and the error shows no secret.
+async fn assert_stayed_home(error: &OktaError, server: &MockServer, elsewhere: &MockServer) {
+    assert_no_secret(error);
+    assert_eq!(
+        requests(server).await.len(),
+        1,
+        "a refused link or redirect was requested or retried"
+    );
+    assert!(
+        requests(elsewhere).await.is_empty(),
+        "the token was sent to another origin"
+    );
+}
+
 #[tokio::test]
 async fn next_link_to_another_origin_is_refused_and_nothing_is_sent_there() {
     let elsewhere = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(json_page(json!([user("00uEVIL")])))
-        .mount(&elsewhere)
-        .await;
+    answer_always(&elsewhere, json_page(json!([user("00uEVIL")]))).await;
     let other_port = format!("{}/api/v1/users?after=x&limit=200", elsewhere.uri());
 
     let server = MockServer::start().await;
@@ -285,57 +324,32 @@ async fn next_link_to_another_origin_is_refused_and_nothing_is_sent_there() {
     ];
     for link in foreign_links {
         server.reset().await;
-        Mock::given(method("GET"))
-            .and(path("/api/v1/users"))
-            .respond_with(
-                json_page(json!([user("00u1")]))
-                    .append_header("Link", format!("<{link}>; rel=\"next\"")),
-            )
-            .mount(&server)
-            .await;
+        let page = linked(json_page(json!([user("00u1")])), &[("next", &link)]);
+        answer_get(&server, "/api/v1/users", &[], page).await;
         let (client, _clock) = client_for(&server);
-        let error = all_ids(client.search_users("status pr"), |u: &User| u.id.clone())
-            .await
-            .unwrap_err();
+        let error = user_ids(&client).await.unwrap_err();
         match &error {
             OktaError::ForeignLink { origin, .. } => assert_eq!(*origin, server.uri()),
             other => panic!("{link}: expected ForeignLink, got {other:?}"),
         }
-        assert_no_secret(&error);
-        assert_eq!(
-            requests(&server).await.len(),
-            1,
-            "{link}: the foreign link was requested"
-        );
+        assert_stayed_home(&error, &server, &elsewhere).await;
     }
-    assert!(
-        requests(&elsewhere).await.is_empty(),
-        "the token was sent to another origin"
-    );
 }
 
 #[tokio::test]
 async fn redirect_is_not_followed_and_fails_fast() {
     let elsewhere = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(json_page(json!([])))
-        .mount(&elsewhere)
-        .await;
+    answer_always(&elsewhere, json_page(json!([]))).await;
     let server = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(ResponseTemplate::new(302).insert_header(
-            "Location",
-            format!("{}/api/v1/users", elsewhere.uri()).as_str(),
-        ))
-        .mount(&server)
-        .await;
+    let location = format!("{}/api/v1/users", elsewhere.uri());
+    answer_always(
+        &server,
+        ResponseTemplate::new(302).insert_header("Location", location.as_str()),
+    )
+    .await;
 
     let (client, clock) = client_for(&server);
-    let error = client
-        .search_users("status pr")
-        .next_page()
-        .await
-        .unwrap_err();
+    let error = first_users_page_error(&client).await;
     match &error {
         OktaError::Redirect {
             status, location, ..
@@ -345,16 +359,7 @@ async fn redirect_is_not_followed_and_fails_fast() {
         }
         other => panic!("expected Redirect, got {other:?}"),
     }
-    assert_no_secret(&error);
-    assert!(
-        requests(&elsewhere).await.is_empty(),
-        "the redirect was followed"
-    );
-    assert_eq!(
-        requests(&server).await.len(),
-        1,
-        "a redirect is not retried"
-    );
+    assert_stayed_home(&error, &server, &elsewhere).await;
     assert!(clock.sleeps().is_empty());
 }
 
@@ -365,7 +370,7 @@ async fn get_refuses_a_url_on_another_origin_before_sending() {
     let (client, _clock) = client_for(&server);
     let url = Url::parse(&format!("{}/api/v1/users", elsewhere.uri())).unwrap();
     let error = client.get(url).await.unwrap_err();
-    assert!(matches!(error, OktaError::ForeignLink { .. }), "{error:?}");
+    assert_matches!(error, OktaError::ForeignLink { .. });
     assert!(requests(&elsewhere).await.is_empty());
 }
 
@@ -373,20 +378,21 @@ async fn get_refuses_a_url_on_another_origin_before_sending() {
 // 4-7. Rate limits and retries
 // ---------------------------------------------------------------------------------------------
 
+/// A 429 as Okta sends it: `X-Rate-Limit-Limit` is `limit` (0 for a concurrency limit) and the
+/// window resets `reset_in` seconds after `Date`.
+fn rate_limited(request_id: &str, limit: &str, reset_in: i64) -> ResponseTemplate {
+    error_answer(429, "E0000047", RATE_LIMITED, request_id)
+        .insert_header("X-Rate-Limit-Limit", limit)
+        .insert_header("X-Rate-Limit-Remaining", "0")
+        .insert_header(
+            "X-Rate-Limit-Reset",
+            (OKTA_DATE_EPOCH + reset_in).to_string().as_str(),
+        )
+        .insert_header("Date", OKTA_DATE)
+}
+
 fn quota_429(request_id: &str) -> ResponseTemplate {
-    error_answer(
-        429,
-        "E0000047",
-        "API call exceeded rate limit due to too many requests.",
-        request_id,
-    )
-    .insert_header("X-Rate-Limit-Limit", "10")
-    .insert_header("X-Rate-Limit-Remaining", "0")
-    .insert_header(
-        "X-Rate-Limit-Reset",
-        (OKTA_DATE_EPOCH + 49).to_string().as_str(),
-    )
-    .insert_header("Date", OKTA_DATE)
+    rate_limited(request_id, "10", 49)
 }
 
 #[tokio::test]
@@ -394,19 +400,17 @@ async fn quota_429_waits_reset_minus_server_date_plus_one_whatever_the_local_clo
     // Local clocks years ahead of and behind Okta's: the wait is the same.
     for start in ["2031-06-01T00:00:00Z", "2001-01-01T00:00:00Z"] {
         let server = MockServer::start().await;
-        Mock::given(method("GET"))
-            .and(path("/api/v1/users"))
-            .respond_with(quota_429("req-429-first"))
-            .up_to_n_times(1)
-            .mount(&server)
-            .await;
-        Mock::given(method("GET"))
-            .and(path("/api/v1/users"))
-            .respond_with(json_page(json!([user("00u1")])))
-            .mount(&server)
-            .await;
+        answer_first(&server, 1, quota_429("req-429-first")).await;
+        answer_get(
+            &server,
+            "/api/v1/users",
+            &[],
+            json_page(json!([user("00u1")])),
+        )
+        .await;
 
-        let (client, clock) = client_with(&server, start.parse().unwrap(), |_| {});
+        let origin = Url::parse(&server.uri()).unwrap();
+        let (client, clock) = client_at(origin, start.parse().unwrap(), |_| {});
         let page = client
             .search_users("status pr")
             .next_page()
@@ -429,11 +433,7 @@ async fn quota_429_waits_reset_minus_server_date_plus_one_whatever_the_local_clo
         let sent = requests(&server).await;
         assert_eq!(sent.len(), 2);
         assert_eq!(header(&sent[0], "x-okta-retry-count"), None);
-        assert_eq!(header(&sent[1], "x-okta-retry-count").as_deref(), Some("1"));
-        assert_eq!(
-            header(&sent[1], "x-okta-retry-for").as_deref(),
-            Some("req-429-first")
-        );
+        assert_retry_of(&sent[1], "1", "req-429-first");
         assert_eq!(sent[1].url, sent[0].url, "the same page is asked again");
     }
 }
@@ -441,20 +441,9 @@ async fn quota_429_waits_reset_minus_server_date_plus_one_whatever_the_local_clo
 #[tokio::test]
 async fn repeated_429_counts_retries_and_keeps_the_first_request_id() {
     let server = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(quota_429("req-A"))
-        .up_to_n_times(1)
-        .mount(&server)
-        .await;
-    Mock::given(any())
-        .respond_with(quota_429("req-B"))
-        .up_to_n_times(1)
-        .mount(&server)
-        .await;
-    Mock::given(any())
-        .respond_with(json_page(json!([])))
-        .mount(&server)
-        .await;
+    answer_first(&server, 1, quota_429("req-A")).await;
+    answer_first(&server, 1, quota_429("req-B")).await;
+    answer_always(&server, json_page(json!([]))).await;
     let (client, clock) = client_for(&server);
     client.search_users("status pr").next_page().await.unwrap();
     assert_eq!(
@@ -463,26 +452,19 @@ async fn repeated_429_counts_retries_and_keeps_the_first_request_id() {
     );
     let sent = requests(&server).await;
     assert_eq!(sent.len(), 3);
-    assert_eq!(header(&sent[2], "x-okta-retry-count").as_deref(), Some("2"));
-    assert_eq!(
-        header(&sent[2], "x-okta-retry-for").as_deref(),
-        Some("req-A")
-    );
+    assert_retry_of(&sent[2], "2", "req-A");
 }
 
 #[tokio::test]
 async fn quota_429_without_end_gives_up_after_the_configured_waits() {
     let server = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(quota_429("req-429"))
-        .mount(&server)
-        .await;
-    let (client, clock) = client_with(&server, local_start(), |s| s.max_rate_limit_waits = 3);
+    answer_always(&server, quota_429("req-429")).await;
+    let (client, clock) = client_with(&server, |s| s.max_rate_limit_waits = 3);
     let error = client
         .get(client.url("/api/v1/users", &[]))
         .await
         .unwrap_err();
-    assert!(matches!(error, OktaError::Exhausted { .. }), "{error:?}");
+    assert_matches!(error, OktaError::Exhausted { .. });
     assert_eq!(error.code(), Some("E0000047"));
     assert_eq!(requests(&server).await.len(), 4);
     assert_eq!(clock.sleeps(), [Duration::from_secs(50); 3]);
@@ -491,36 +473,11 @@ async fn quota_429_without_end_gives_up_after_the_configured_waits() {
 #[tokio::test]
 async fn concurrency_429_backs_off_with_jitter_and_succeeds() {
     let server = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(
-            error_answer(
-                429,
-                "E0000047",
-                "API call exceeded rate limit due to too many requests.",
-                "req-conc",
-            )
-            .insert_header("X-Rate-Limit-Limit", "0")
-            .insert_header("X-Rate-Limit-Remaining", "0")
-            .insert_header(
-                "X-Rate-Limit-Reset",
-                (OKTA_DATE_EPOCH + 40).to_string().as_str(),
-            )
-            .insert_header("Date", OKTA_DATE),
-        )
-        .up_to_n_times(1)
-        .mount(&server)
-        .await;
-    Mock::given(any())
-        .respond_with(json_page(json!([{"id": "00u1"}])))
-        .mount(&server)
-        .await;
+    answer_first(&server, 1, rate_limited("req-conc", "0", 40)).await;
+    answer_always(&server, json_page(json!([{"id": "00u1"}]))).await;
 
-    let policy = BackoffPolicy {
-        min_delay: Duration::from_secs(1),
-        max_delay: Duration::from_secs(8),
-        max_retries: 4,
-    };
-    let (client, clock) = client_with(&server, local_start(), |s| s.backoff = policy);
+    let min_delay = Duration::from_secs(1);
+    let (client, clock) = client_with(&server, backoff(min_delay, Duration::from_secs(8), 4));
     let members = client
         .list_group_members("00g1")
         .collect_all()
@@ -537,16 +494,12 @@ async fn concurrency_429_backs_off_with_jitter_and_succeeds() {
     let sleeps = clock.sleeps();
     assert_eq!(sleeps.len(), 1, "{sleeps:?}");
     assert!(
-        sleeps[0] <= policy.min_delay,
+        sleeps[0] <= min_delay,
         "{sleeps:?}: a jittered first backoff, not a reset wait"
     );
     let sent = requests(&server).await;
     assert_eq!(sent.len(), 2);
-    assert_eq!(header(&sent[1], "x-okta-retry-count").as_deref(), Some("1"));
-    assert_eq!(
-        header(&sent[1], "x-okta-retry-for").as_deref(),
-        Some("req-conc")
-    );
+    assert_retry_of(&sent[1], "1", "req-conc");
 }
 
 /// Poll a future briefly: `Some` when it completes at once.
@@ -599,24 +552,17 @@ async fn adaptive_concurrency_halves_on_violation_and_recovers_slowly() {
     assert_eq!(limiter.current_limit(), 1, "never below one");
 }
 
+fn unavailable(request_id: &str) -> ResponseTemplate {
+    ResponseTemplate::new(503).insert_header("X-Okta-Request-Id", request_id)
+}
+
 #[tokio::test]
 async fn server_error_503_is_retried_after_a_bounded_backoff() {
     let server = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(ResponseTemplate::new(503).insert_header("X-Okta-Request-Id", "req-503"))
-        .up_to_n_times(1)
-        .mount(&server)
-        .await;
-    Mock::given(any())
-        .respond_with(json_page(user("00u9")))
-        .mount(&server)
-        .await;
-    let policy = BackoffPolicy {
-        min_delay: Duration::from_secs(2),
-        max_delay: Duration::from_secs(30),
-        max_retries: 5,
-    };
-    let (client, clock) = client_with(&server, local_start(), |s| s.backoff = policy);
+    answer_first(&server, 1, unavailable("req-503")).await;
+    answer_always(&server, json_page(user("00u9"))).await;
+    let policy = backoff(Duration::from_secs(2), Duration::from_secs(30), 5);
+    let (client, clock) = client_with(&server, policy);
     let found = client.get_user("00u9").await.unwrap();
     assert_eq!(found.id, "00u9");
 
@@ -630,11 +576,7 @@ async fn server_error_503_is_retried_after_a_bounded_backoff() {
     let sent = requests(&server).await;
     assert_eq!(sent.len(), 2);
     assert_eq!(sent[0].url.path(), "/api/v1/users/00u9");
-    assert_eq!(header(&sent[1], "x-okta-retry-count").as_deref(), Some("1"));
-    assert_eq!(
-        header(&sent[1], "x-okta-retry-for").as_deref(),
-        Some("req-503")
-    );
+    assert_retry_of(&sent[1], "1", "req-503");
 }
 
 #[tokio::test]
@@ -642,34 +584,20 @@ async fn server_error_500_on_a_large_member_page_retries_the_same_cursor_smaller
     let server = MockServer::start().await;
     let base = server.uri();
     let next = format!("{base}/api/v1/groups/00gBIG/users?after=00uCURSOR%3D&limit=1000");
-    Mock::given(method("GET"))
-        .and(path("/api/v1/groups/00gBIG/users"))
-        .and(query_param_is_missing("after"))
-        .respond_with(
-            json_page(json!([{"id": "00u1"}, {"id": "00u2"}]))
-                .append_header("Link", format!("<{next}>; rel=\"next\"")),
-        )
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/api/v1/groups/00gBIG/users"))
-        .and(query_param("after", "00uCURSOR="))
-        .and(query_param("limit", "1000"))
-        .respond_with(error_answer(
-            500,
-            "E0000009",
-            "Internal Server Error",
-            "req-500",
-        ))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/api/v1/groups/00gBIG/users"))
-        .and(query_param("after", "00uCURSOR="))
-        .and(query_param("limit", "500"))
-        .respond_with(json_page(json!([{"id": "00u3"}])))
-        .mount(&server)
-        .await;
+    let members = "/api/v1/groups/00gBIG/users";
+    let first = json_page(json!([{"id": "00u1"}, {"id": "00u2"}]));
+    answer_get(&server, members, &[], linked(first, &[("next", &next)])).await;
+    let internal = error_answer(500, "E0000009", "Internal Server Error", "req-500");
+    let large = [("after", "00uCURSOR="), ("limit", "1000")];
+    answer_get(&server, members, &large, internal).await;
+    let smaller = [("after", "00uCURSOR="), ("limit", "500")];
+    answer_get(
+        &server,
+        members,
+        &smaller,
+        json_page(json!([{"id": "00u3"}])),
+    )
+    .await;
 
     let (client, _clock) = client_for(&server);
     let ids = all_ids(client.list_group_members("00gBIG"), |m: &IdOnly| {
@@ -688,34 +616,32 @@ async fn server_error_500_on_a_large_member_page_retries_the_same_cursor_smaller
         Some("after=00uCURSOR%3D&limit=500"),
         "same cursor, smaller page, nothing else changed"
     );
-    assert_eq!(header(&sent[2], "x-okta-retry-count").as_deref(), Some("1"));
-    assert_eq!(
-        header(&sent[2], "x-okta-retry-for").as_deref(),
-        Some("req-500")
-    );
+    assert_retry_of(&sent[2], "1", "req-500");
+}
+
+/// The last error behind an `Exhausted` after `attempts` attempts.
+fn exhausted_after(error: &OktaError, attempts: u32) -> &OktaError {
+    match error {
+        OktaError::Exhausted {
+            attempts: made,
+            last,
+            ..
+        } => {
+            assert_eq!(*made, attempts);
+            last
+        }
+        other => panic!("expected Exhausted, got {other:?}"),
+    }
 }
 
 #[tokio::test]
 async fn always_503_is_exhausted_after_max_retries_plus_one_attempts() {
     let server = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(ResponseTemplate::new(503).insert_header("X-Okta-Request-Id", "req-down"))
-        .mount(&server)
-        .await;
-    let policy = BackoffPolicy {
-        min_delay: Duration::from_millis(100),
-        max_delay: Duration::from_millis(400),
-        max_retries: 3,
-    };
-    let (client, clock) = client_with(&server, local_start(), |s| s.backoff = policy);
+    answer_always(&server, unavailable("req-down")).await;
+    let policy = backoff(Duration::from_millis(100), Duration::from_millis(400), 3);
+    let (client, clock) = client_with(&server, policy);
     let error = client.get_user("00uDOWN").await.unwrap_err();
-    match &error {
-        OktaError::Exhausted { attempts, last, .. } => {
-            assert_eq!(*attempts, 4);
-            assert_eq!(last.status(), Some(503));
-        }
-        other => panic!("expected Exhausted, got {other:?}"),
-    }
+    assert_eq!(exhausted_after(&error, 4).status(), Some(503));
     assert_eq!(requests(&server).await.len(), 4);
     let sleeps = clock.sleeps();
     assert_eq!(sleeps.len(), 3);
@@ -740,26 +666,10 @@ async fn connection_refused_is_retried_then_reported_as_transport() {
         .unwrap()
         .port();
     let origin = Url::parse(&format!("http://127.0.0.1:{port}")).unwrap();
-    let mut settings = OktaSettings::new(origin, SecretString::from(TOKEN));
-    settings.backoff = BackoffPolicy {
-        min_delay: Duration::from_millis(10),
-        max_delay: Duration::from_millis(10),
-        max_retries: 2,
-    };
-    let clock = Arc::new(ManualClock::new(local_start()));
-    let client = OktaClient::new(settings, clock.clone()).unwrap();
-    let error = client
-        .search_users("status pr")
-        .next_page()
-        .await
-        .unwrap_err();
-    match &error {
-        OktaError::Exhausted { attempts, last, .. } => {
-            assert_eq!(*attempts, 3);
-            assert!(matches!(**last, OktaError::Transport { .. }), "{last:?}");
-        }
-        other => panic!("expected Exhausted, got {other:?}"),
-    }
+    let policy = backoff(Duration::from_millis(10), Duration::from_millis(10), 2);
+    let (client, clock) = client_at(origin, local_start(), policy);
+    let error = first_users_page_error(&client).await;
+    assert_matches!(exhausted_after(&error, 3), OktaError::Transport { .. });
     assert_eq!(clock.sleeps().len(), 2);
     assert_no_secret(&error);
 }
@@ -767,27 +677,21 @@ async fn connection_refused_is_retried_then_reported_as_transport() {
 #[tokio::test]
 async fn request_timeout_is_a_transport_error() {
     let server = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(json_page(json!([])).set_delay(Duration::from_secs(5)))
-        .mount(&server)
-        .await;
-    let (client, _clock) = client_with(&server, local_start(), |s| {
+    answer_always(
+        &server,
+        json_page(json!([])).set_delay(Duration::from_secs(5)),
+    )
+    .await;
+    let (client, _clock) = client_with(&server, |s| {
         s.request_timeout = Duration::from_millis(200);
         s.backoff.max_retries = 0;
     });
-    let error = client
-        .search_users("status pr")
-        .next_page()
-        .await
-        .unwrap_err();
-    match &error {
-        OktaError::Exhausted { last, .. } => match &**last {
-            OktaError::Transport { detail, .. } => {
-                assert!(detail.contains("timed out"), "{detail}")
-            }
-            other => panic!("expected Transport, got {other:?}"),
-        },
-        other => panic!("expected Exhausted, got {other:?}"),
+    let error = first_users_page_error(&client).await;
+    match exhausted_after(&error, 1) {
+        OktaError::Transport { detail, .. } => {
+            assert!(detail.contains("timed out"), "{detail}")
+        }
+        other => panic!("expected Transport, got {other:?}"),
     }
 }
 
@@ -820,21 +724,13 @@ async fn auth_permission_and_not_found_fail_fast_with_code_hint_and_request_id()
     for (status, code, summary, hint) in cases {
         let server = MockServer::start().await;
         let request_id = format!("req-{status}-xyz");
-        Mock::given(any())
-            .respond_with(error_answer(status, code, summary, &request_id))
-            .mount(&server)
-            .await;
+        answer_always(&server, error_answer(status, code, summary, &request_id)).await;
         let (client, clock) = client_for(&server);
         let error = match status {
-            401 => client
-                .search_users("status pr")
-                .next_page()
-                .await
-                .map(|_| ()),
-            403 => client.list_user_roles("00uX").await.map(|_| ()),
-            _ => client.get_user("00uX").await.map(|_| ()),
-        }
-        .unwrap_err();
+            401 => first_users_page_error(&client).await,
+            403 => client.list_user_roles("00uX").await.unwrap_err(),
+            _ => client.get_user("00uX").await.unwrap_err(),
+        };
 
         assert!(
             matches!(error, OktaError::Api(_)),
@@ -879,30 +775,28 @@ async fn truncated_or_html_body_is_invalid_body_not_a_panic() {
     ];
     for (body, mime) in bodies {
         let server = MockServer::start().await;
-        Mock::given(any())
-            .respond_with(
-                ResponseTemplate::new(200)
-                    .set_body_raw(body, mime)
-                    .insert_header("X-Okta-Request-Id", "req-bad"),
-            )
-            .mount(&server)
-            .await;
+        let answer = ResponseTemplate::new(200)
+            .set_body_raw(body, mime)
+            .insert_header("X-Okta-Request-Id", "req-bad");
+        answer_always(&server, answer).await;
         let (client, _clock) = client_for(&server);
-        let error = client
-            .search_users("status pr")
-            .next_page()
-            .await
-            .unwrap_err();
-        match &error {
+        match &first_users_page_error(&client).await {
             OktaError::InvalidBody { request_id, .. } => {
                 assert_eq!(request_id.as_deref(), Some("req-bad"))
             }
             other => panic!("{body}: expected InvalidBody, got {other:?}"),
         }
         let error = client.get_user("00u1").await.unwrap_err();
-        assert!(matches!(error, OktaError::InvalidBody { .. }), "{error:?}");
+        assert_matches!(error, OktaError::InvalidBody { .. });
         assert_no_secret(&error);
     }
+}
+
+/// The ids of the next page, after asserting how many records it skipped.
+async fn next_ids(pager: &mut Pager<User>, skipped: usize) -> Vec<String> {
+    let page = pager.next_page().await.unwrap().unwrap();
+    assert_eq!(page.skipped, skipped);
+    page.items.into_iter().map(|u| u.id).collect()
 }
 
 #[tokio::test]
@@ -914,11 +808,9 @@ async fn one_bad_record_is_skipped_and_counted_the_others_kept() {
     numeric_id["id"] = json!(12345);
     let mut missing_id = user("00uBAD2");
     missing_id.as_object_mut().unwrap().remove("id");
+    let first = json_page(json!([user("00u1"), numeric_id, user("00u2")]));
     Mock::given(query_param_is_missing("after"))
-        .respond_with(
-            json_page(json!([user("00u1"), numeric_id, user("00u2")]))
-                .append_header("Link", format!("<{next}>; rel=\"next\"")),
-        )
+        .respond_with(linked(first, &[("next", &next)]))
         .mount(&server)
         .await;
     Mock::given(query_param("after", "p2"))
@@ -928,26 +820,8 @@ async fn one_bad_record_is_skipped_and_counted_the_others_kept() {
 
     let (client, _clock) = client_for(&server);
     let mut pager = client.search_users("status pr");
-    let first = pager.next_page().await.unwrap().unwrap();
-    assert_eq!(first.skipped, 1);
-    assert_eq!(
-        first
-            .items
-            .iter()
-            .map(|u| u.id.as_str())
-            .collect::<Vec<_>>(),
-        ["00u1", "00u2"]
-    );
-    let second = pager.next_page().await.unwrap().unwrap();
-    assert_eq!(second.skipped, 1);
-    assert_eq!(
-        second
-            .items
-            .iter()
-            .map(|u| u.id.as_str())
-            .collect::<Vec<_>>(),
-        ["00u3"]
-    );
+    assert_eq!(next_ids(&mut pager, 1).await, ["00u1", "00u2"]);
+    assert_eq!(next_ids(&mut pager, 1).await, ["00u3"]);
     assert!(pager.next_page().await.unwrap().is_none());
 }
 
@@ -955,19 +829,11 @@ async fn one_bad_record_is_skipped_and_counted_the_others_kept() {
 async fn oversized_body_is_refused() {
     let server = MockServer::start().await;
     let big: Vec<Value> = (0..100).map(|i| user(&format!("00u{i}"))).collect();
-    let body = Value::Array(big).to_string();
-    assert!(body.len() > 4096);
-    Mock::given(any())
-        .respond_with(ResponseTemplate::new(200).set_body_raw(body, "application/json"))
-        .mount(&server)
-        .await;
-    let (client, clock) = client_with(&server, local_start(), |s| s.max_body_bytes = 1024);
-    let error = client
-        .search_users("status pr")
-        .next_page()
-        .await
-        .unwrap_err();
-    match &error {
+    let body = Value::Array(big);
+    assert!(body.to_string().len() > 4096);
+    answer_always(&server, json_page(body)).await;
+    let (client, clock) = client_with(&server, |s| s.max_body_bytes = 1024);
+    match &first_users_page_error(&client).await {
         OktaError::BodyTooLarge { limit, .. } => assert_eq!(*limit, 1024),
         other => panic!("expected BodyTooLarge, got {other:?}"),
     }
@@ -999,18 +865,9 @@ async fn oversized_chunked_body_without_content_length_is_cut_off() {
         }
         let _ = socket.write_all(b"0\r\n\r\n").await;
     });
-    let mut settings = OktaSettings::new(origin, SecretString::from(TOKEN));
-    settings.max_body_bytes = 4096;
-    let client = OktaClient::new(settings, Arc::new(ManualClock::new(local_start()))).unwrap();
-    let error = client
-        .search_users("status pr")
-        .next_page()
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(error, OktaError::BodyTooLarge { limit: 4096, .. }),
-        "{error:?}"
-    );
+    let (client, _clock) = client_at(origin, local_start(), |s| s.max_body_bytes = 4096);
+    let error = first_users_page_error(&client).await;
+    assert_matches!(error, OktaError::BodyTooLarge { limit: 4096, .. });
     served.abort();
 }
 
@@ -1023,6 +880,12 @@ fn assignee(id: &str) -> Value {
         "_links": {"self": {"href": "https://x.example/api/v1/users/x"}}})
 }
 
+/// A page of role assignees whose body links to `rel` at `href`.
+fn assignees(ids: &[&str], rel: &str, href: &str) -> ResponseTemplate {
+    let value: Vec<Value> = ids.iter().map(|id| assignee(id)).collect();
+    json_page(json!({"value": value, "_links": {rel: {"href": href}}}))
+}
+
 #[tokio::test]
 async fn role_assignees_page_through_body_links() {
     let server = MockServer::start().await;
@@ -1030,21 +893,17 @@ async fn role_assignees_page_through_body_links() {
     let next = format!("{base}/api/v1/iam/assignees/users?after=00uA%3D&limit=100");
     Mock::given(path("/api/v1/iam/assignees/users"))
         .and(query_param_is_missing("after"))
-        .respond_with(json_page(json!({"value": [assignee("00uA"), assignee("00uB")], "_links": {"next": {"href": next}}})))
+        .respond_with(assignees(&["00uA", "00uB"], "next", &next))
         .mount(&server)
         .await;
     Mock::given(path("/api/v1/iam/assignees/users"))
         .and(query_param("after", "00uA="))
-        .respond_with(json_page(
-            json!({"value": [assignee("00uC")], "_links": {"self": {"href": next}}}),
-        ))
+        .respond_with(assignees(&["00uC"], "self", &next))
         .mount(&server)
         .await;
 
     let (client, _clock) = client_for(&server);
-    let ids = all_ids(client.list_role_assignees(), |a: &IdOnly| a.id.clone())
-        .await
-        .unwrap();
+    let ids = assignee_ids(&client).await.unwrap();
     assert_eq!(ids, ["00uA", "00uB", "00uC"]);
     let sent = requests(&server).await;
     assert_eq!(sent.len(), 2);
@@ -1058,20 +917,10 @@ async fn same_next_link_twice_is_a_pagination_loop() {
     let server = MockServer::start().await;
     let base = server.uri();
     let next = format!("{base}/api/v1/iam/assignees/users?after=again&limit=100");
-    Mock::given(any())
-        .respond_with(json_page(
-            json!({"value": [assignee("00uA")], "_links": {"next": {"href": next}}}),
-        ))
-        .mount(&server)
-        .await;
+    answer_always(&server, assignees(&["00uA"], "next", &next)).await;
     let (client, _clock) = client_for(&server);
-    let error = all_ids(client.list_role_assignees(), |a: &IdOnly| a.id.clone())
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(error, OktaError::PaginationLoop { .. }),
-        "{error:?}"
-    );
+    let error = assignee_ids(&client).await.unwrap_err();
+    assert_matches!(error, OktaError::PaginationLoop { .. });
     assert_eq!(
         requests(&server).await.len(),
         2,
@@ -1084,17 +933,10 @@ async fn body_next_link_to_another_origin_is_refused() {
     let elsewhere = MockServer::start().await;
     let server = MockServer::start().await;
     let next = format!("{}/api/v1/iam/assignees/users?after=x", elsewhere.uri());
-    Mock::given(any())
-        .respond_with(json_page(
-            json!({"value": [assignee("00uA")], "_links": {"next": {"href": next}}}),
-        ))
-        .mount(&server)
-        .await;
+    answer_always(&server, assignees(&["00uA"], "next", &next)).await;
     let (client, _clock) = client_for(&server);
-    let error = all_ids(client.list_role_assignees(), |a: &IdOnly| a.id.clone())
-        .await
-        .unwrap_err();
-    assert!(matches!(error, OktaError::ForeignLink { .. }), "{error:?}");
+    let error = assignee_ids(&client).await.unwrap_err();
+    assert_matches!(error, OktaError::ForeignLink { .. });
     assert!(requests(&elsewhere).await.is_empty());
 }
 
@@ -1141,12 +983,7 @@ impl Respond for PacedBucket {
             .strftime("%a, %d %b %Y %H:%M:%S GMT")
             .to_string();
         let answer = if refused {
-            error_answer(
-                429,
-                "E0000047",
-                "API call exceeded rate limit due to too many requests.",
-                "req-429",
-            )
+            error_answer(429, "E0000047", RATE_LIMITED, "req-429")
         } else {
             json_page(json!([]))
         };
@@ -1161,27 +998,6 @@ impl Respond for PacedBucket {
     }
 }
 
-async fn paced_server(
-    clock: &Arc<ManualClock>,
-    limit: u64,
-    window: i64,
-    others: u64,
-) -> (MockServer, Arc<PacedBucket>) {
-    let server = MockServer::start().await;
-    let bucket = Arc::new(PacedBucket {
-        clock: clock.clone(),
-        limit,
-        window,
-        others_per_window: others,
-        state: Mutex::new(BucketLog::default()),
-    });
-    Mock::given(any())
-        .respond_with(SharedResponder(bucket.clone()))
-        .mount(&server)
-        .await;
-    (server, bucket)
-}
-
 struct SharedResponder(Arc<PacedBucket>);
 
 impl Respond for SharedResponder {
@@ -1190,35 +1006,46 @@ impl Respond for SharedResponder {
     }
 }
 
-fn paced_client(server: &MockServer, clock: &Arc<ManualClock>, share: f64) -> OktaClient {
-    let mut settings = OktaSettings::new(
-        Url::parse(&server.uri()).unwrap(),
-        SecretString::from(TOKEN),
-    );
-    settings.rate_limit_share = share;
-    OktaClient::new(settings, clock.clone()).unwrap()
+/// `count` GETs of `url_path` by a client that keeps to half of a bucket of 100 a `window`, of
+/// which other clients spend `others` at the start of each: the client, and when each request
+/// reached the bucket and whether it was refused.
+async fn paced_requests(
+    window: i64,
+    others: u64,
+    url_path: &str,
+    query: &[(&str, &str)],
+    count: usize,
+) -> (OktaClient, Vec<(Timestamp, bool)>) {
+    let server = MockServer::start().await;
+    let origin = Url::parse(&server.uri()).unwrap();
+    let (client, clock) = client_at(origin, local_start(), |s| s.rate_limit_share = 0.5);
+    let bucket = Arc::new(PacedBucket {
+        clock,
+        limit: 100,
+        window,
+        others_per_window: others,
+        state: Mutex::new(BucketLog::default()),
+    });
+    Mock::given(any())
+        .respond_with(SharedResponder(bucket.clone()))
+        .mount(&server)
+        .await;
+    for _ in 0..count {
+        client.get(client.url(url_path, query)).await.unwrap();
+    }
+    let sent = bucket.state.lock().unwrap().sent.clone();
+    (client, sent)
 }
 
 #[tokio::test]
 async fn pacing_keeps_each_minute_at_or_under_the_share_of_the_bucket() {
-    let clock = Arc::new(ManualClock::new(local_start()));
-    let (server, bucket) = paced_server(&clock, 100, 60, 0).await;
-    let client = paced_client(&server, &clock, 0.5);
-
-    for _ in 0..150 {
-        client
-            .get(client.url("/api/v1/users", &[("limit", "200")]))
-            .await
-            .unwrap();
-    }
-
-    let log = bucket.state.lock().unwrap();
-    assert_eq!(log.sent.len(), 150);
+    let (client, sent) = paced_requests(60, 0, "/api/v1/users", &[("limit", "200")], 150).await;
+    assert_eq!(sent.len(), 150);
     assert!(
-        log.sent.iter().all(|(_, refused)| !refused),
+        sent.iter().all(|(_, refused)| !refused),
         "a 429 in a quiet org"
     );
-    let times: Vec<Timestamp> = log.sent.iter().map(|(at, _)| *at).collect();
+    let times: Vec<Timestamp> = sent.iter().map(|(at, _)| *at).collect();
     let minute = jiff::SignedDuration::from_secs(60);
     for (i, start) in times.iter().enumerate() {
         let end = start.checked_add(minute).unwrap();
@@ -1249,22 +1076,14 @@ async fn pacing_keeps_each_minute_at_or_under_the_share_of_the_bucket() {
 
 #[tokio::test]
 async fn pacing_waits_for_the_reset_when_other_clients_spent_the_bucket() {
-    let clock = Arc::new(ManualClock::new(local_start()));
     // Other integrations used 98 of 100: our first request leaves 1.
-    let (server, bucket) = paced_server(&clock, 100, 30, 98).await;
-    let client = paced_client(&server, &clock, 0.5);
-
-    for _ in 0..3 {
-        client.get(client.url("/api/v1/groups", &[])).await.unwrap();
-    }
-
-    let log = bucket.state.lock().unwrap();
+    let (client, sent) = paced_requests(30, 98, "/api/v1/groups", &[], 3).await;
     assert!(
-        log.sent.iter().all(|(_, refused)| !refused),
+        sent.iter().all(|(_, refused)| !refused),
         "sent into a 429 instead of waiting"
     );
-    assert_eq!(log.sent.len(), 3);
-    let waited = log.sent[1].0.duration_since(log.sent[0].0);
+    assert_eq!(sent.len(), 3);
+    let waited = sent[1].0.duration_since(sent[0].0);
     assert!(
         waited >= jiff::SignedDuration::from_secs(30)
             && waited <= jiff::SignedDuration::from_secs(32),
@@ -1280,10 +1099,7 @@ async fn pacing_waits_for_the_reset_when_other_clients_spent_the_bucket() {
 #[tokio::test]
 async fn pager_requests_nothing_until_asked() {
     let server = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(json_page(json!([])))
-        .mount(&server)
-        .await;
+    answer_always(&server, json_page(json!([]))).await;
     let (client, _clock) = client_for(&server);
     let pager = client.search_users("status pr");
     assert!(requests(&server).await.is_empty());

@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::support::assert_matches;
 use okta_asset_connector::app::{self, AppError, Exit};
 use okta_asset_connector::backoff::BackoffPolicy;
 use okta_asset_connector::clock::{ManualClock, ScaledClock, SharedClock};
@@ -143,6 +144,41 @@ impl Env {
         );
     }
 
+    /// A fresh environment after one good full cycle: its configuration and committed cursors.
+    async fn committed() -> (Env, Config, Cursors) {
+        let env = Env::new().await;
+        let config = env.config(|_| {});
+        let before = env.commit_a_cycle(&config).await;
+        (env, config, before)
+    }
+
+    /// The same with Okta reached through a proxy, for faults the fake tenant cannot make.
+    async fn committed_via_proxy() -> (Env, Proxy, Config, Cursors) {
+        let env = Env::new().await;
+        let proxy = Proxy::start(&env.okta.base_url()).await;
+        let config = env.config_via(&proxy);
+        let before = env.commit_a_cycle(&config).await;
+        (env, proxy, config, before)
+    }
+
+    /// One good full cycle: the cursors it committed.
+    async fn commit_a_cycle(&self, config: &Config) -> Cursors {
+        self.sync_ok(config, true).await;
+        assert_committed(config)
+    }
+
+    /// A full cycle that must fail on Okta: its error.
+    async fn okta_failure(&self, config: &Config) -> OktaError {
+        let (_, result) = self.sync(config, true).await;
+        okta_error(result)
+    }
+
+    /// An incremental cycle that must fail at the intake: its error.
+    async fn intake_failure(&self, config: &Config) -> IntakeError {
+        let (_, result) = self.sync(config, false).await;
+        intake_error(result)
+    }
+
     /// Events since `mark` that announce a deletion.
     fn deletions_since(&self, mark: usize) -> Vec<String> {
         self.intake.items()[mark..]
@@ -205,6 +241,56 @@ fn is_users_page(request: &Request) -> bool {
 
 fn is_later_users_page(request: &Request) -> bool {
     is_users_page(request) && request.query_param("after").is_some()
+}
+
+/// Makes the proxy pass the body bytes of every user page but the first through `spoil`.
+fn spoil_later_user_pages(proxy: &Proxy, spoil: impl Fn(&[u8]) -> Vec<u8> + Send + Sync + 'static) {
+    proxy.tamper(move |request, reply| {
+        if !is_later_users_page(request) {
+            return reply;
+        }
+        let Reply::Full { body, .. } = &reply else {
+            return reply;
+        };
+        let spoiled = spoil(body);
+        edit::with_body(reply, spoiled)
+    });
+}
+
+/// Makes the proxy pass the users of the user pages `chosen` picks through `change`.
+fn edit_user_pages(
+    proxy: &Proxy,
+    chosen: fn(&Request) -> bool,
+    change: impl Fn(&mut Vec<Value>) + Send + Sync + 'static,
+) {
+    proxy.tamper(move |request, reply| {
+        if !chosen(request) {
+            return reply;
+        }
+        let Some(Value::Array(mut users)) = edit::json(&reply) else {
+            return reply;
+        };
+        change(&mut users);
+        edit::with_body(reply, Value::Array(users).to_string())
+    });
+}
+
+/// The error of a GET of the first users page.
+async fn users_page_error(client: &OktaClient) -> OktaError {
+    client
+        .get(client.url("/api/v1/users", &[("limit", "200")]))
+        .await
+        .unwrap_err()
+}
+
+/// One full cycle of a fresh environment under `fault`: it completes and delivers every user
+/// exactly once. Its summary.
+async fn full_cycle_under(fault: impl FnOnce(&Env)) -> Summary {
+    let env = Env::new().await;
+    fault(&env);
+    let summary = env.sync_ok(&env.config(|_| {}), true).await;
+    env.assert_everyone_once_since(0);
+    summary
 }
 
 /// A server that must never be contacted: records whatever reaches it.
@@ -349,20 +435,15 @@ async fn okta_concurrency_429_storm_lowers_concurrency_and_delivers_everyone() {
 /// everyone arrives once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn okta_5xx_burst_is_retried_and_the_cycle_completes() {
-    let env = Env::new().await;
-    let faults = env.okta.faults();
-    faults.fail_next(3, 503);
-    faults.fail_path_contains("/api/v1/users", 502, Some(3));
-    faults.fail_path_contains("/users", 504, Some(2));
-    faults.fail_nth(20, 500);
-    let config = env.config(|_| {});
-    let summary = env.sync_ok(&config, true).await;
-    assert!(
-        summary.okta_retries >= 9,
-        "retries: {}",
-        summary.okta_retries
-    );
-    env.assert_everyone_once_since(0);
+    let summary = full_cycle_under(|env| {
+        let faults = env.okta.faults();
+        faults.fail_next(3, 503);
+        faults.fail_path_contains("/api/v1/users", 502, Some(3));
+        faults.fail_path_contains("/users", 504, Some(2));
+        faults.fail_nth(20, 500);
+    })
+    .await;
+    assert!(summary.okta_retries >= 9, "{}", summary.okta_retries);
 }
 
 /// Fault: the users listing answers 503 for longer than the retry budget. Expected: the cycle
@@ -370,15 +451,11 @@ async fn okta_5xx_burst_is_retried_and_the_cycle_completes() {
 /// and the next cycle delivers everyone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn okta_5xx_beyond_the_retry_budget_fails_the_cycle_and_moves_no_cursor() {
-    let env = Env::new().await;
-    let config = env.config(|_| {});
-    env.sync_ok(&config, true).await;
-    let before = assert_committed(&config);
+    let (env, config, before) = Env::committed().await;
     env.okta
         .faults()
         .fail_path_contains("/api/v1/users", 503, None);
-    let (_, result) = env.sync(&config, true).await;
-    let error = okta_error(result);
+    let error = env.okta_failure(&config).await;
     assert!(
         matches!(error, OktaError::Exhausted { .. }) && error.status() == Some(503),
         "{error}"
@@ -411,14 +488,11 @@ async fn okta_timeout_is_retried_then_reported() {
     });
     let client = fast_client(&url, |s| s.request_timeout = Duration::from_millis(300));
     let started = std::time::Instant::now();
-    let error = client
-        .get(client.url("/api/v1/users", &[("limit", "200")]))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&error, OktaError::Exhausted { last, attempts: 3, .. }
-            if matches!(**last, OktaError::Transport { .. })),
-        "{error}"
+    let error = users_page_error(&client).await;
+    assert_matches!(
+        error,
+        OktaError::Exhausted { last, attempts: 3, .. }
+            if matches!(**last, OktaError::Transport { .. })
     );
     assert!(error.to_string().contains("timed out"), "{error}");
     assert_eq!(hits.load(Ordering::SeqCst), 3, "first attempt + 2 retries");
@@ -442,10 +516,7 @@ async fn okta_slow_body_hits_the_request_timeout() {
     });
     let client = fast_client(&url, |s| s.request_timeout = Duration::from_millis(400));
     let started = std::time::Instant::now();
-    let error = client
-        .get(client.url("/api/v1/users", &[("limit", "200")]))
-        .await
-        .unwrap_err();
+    let error = users_page_error(&client).await;
     assert!(error.to_string().contains("timed out"), "{error}");
     assert!(started.elapsed() < Duration::from_secs(4), "no hang");
 }
@@ -457,31 +528,15 @@ async fn okta_slow_body_hits_the_request_timeout() {
 /// arrives once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn okta_connection_reset_mid_body_is_retried_and_the_cycle_completes() {
-    let env = Env::new().await;
-    env.okta.faults().truncate_next(4);
-    let config = env.config(|_| {});
-    let summary = env.sync_ok(&config, true).await;
-    assert!(
-        summary.okta_retries >= 4,
-        "retries: {}",
-        summary.okta_retries
-    );
-    env.assert_everyone_once_since(0);
+    let summary = full_cycle_under(|env| env.okta.faults().truncate_next(4)).await;
+    assert!(summary.okta_retries >= 4, "{}", summary.okta_retries);
 }
 
 /// Fault: connections closed without any answer. Expected: retried; the cycle completes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn okta_dropped_connection_is_retried_and_the_cycle_completes() {
-    let env = Env::new().await;
-    env.okta.faults().drop_next(4);
-    let config = env.config(|_| {});
-    let summary = env.sync_ok(&config, true).await;
-    assert!(
-        summary.okta_retries >= 4,
-        "retries: {}",
-        summary.okta_retries
-    );
-    env.assert_everyone_once_since(0);
+    let summary = full_cycle_under(|env| env.okta.faults().drop_next(4)).await;
+    assert!(summary.okta_retries >= 4, "{}", summary.okta_retries);
 }
 
 /// Fault: a complete HTTP answer whose JSON is cut in the middle (a proxy that buffered badly).
@@ -489,23 +544,9 @@ async fn okta_dropped_connection_is_retried_and_the_cycle_completes() {
 /// the next cycle delivers everyone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn okta_truncated_json_fails_the_cycle_and_moves_no_cursor() {
-    let env = Env::new().await;
-    let proxy = Proxy::start(&env.okta.base_url()).await;
-    let config = env.config_via(&proxy);
-    env.sync_ok(&config, true).await;
-    let before = assert_committed(&config);
-    proxy.tamper(|request, reply| {
-        if !is_later_users_page(request) {
-            return reply;
-        }
-        let Reply::Full { body, .. } = &reply else {
-            return reply;
-        };
-        let half = body.slice(..body.len() / 2);
-        edit::with_body(reply, half)
-    });
-    let (_, result) = env.sync(&config, true).await;
-    let error = okta_error(result);
+    let (env, proxy, config, before) = Env::committed_via_proxy().await;
+    spoil_later_user_pages(&proxy, |body| body[..body.len() / 2].to_vec());
+    let error = env.okta_failure(&config).await;
     assert!(
         matches!(error, OktaError::InvalidBody { .. }),
         "expected invalid JSON: {error}"
@@ -520,30 +561,20 @@ async fn okta_truncated_json_fails_the_cycle_and_moves_no_cursor() {
 /// everyone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn okta_invalid_utf8_fails_the_cycle_and_moves_no_cursor() {
-    let env = Env::new().await;
-    let proxy = Proxy::start(&env.okta.base_url()).await;
-    let config = env.config_via(&proxy);
-    env.sync_ok(&config, true).await;
-    let before = assert_committed(&config);
-    proxy.tamper(|request, reply| {
-        if !is_later_users_page(request) {
-            return reply;
-        }
-        let Reply::Full { body, .. } = &reply else {
-            return reply;
-        };
+    let (env, proxy, config, before) = Env::committed_via_proxy().await;
+    spoil_later_user_pages(&proxy, |body| {
         let mut bytes = body.to_vec();
+        let login = b"\"login\":\"";
         let at = bytes
-            .windows(9)
-            .position(|w| w == b"\"login\":\"")
+            .windows(login.len())
+            .position(|w| w == login)
             .expect("a login")
-            + 9;
+            + login.len();
         bytes.splice(at..at, [0xff, 0xfe, 0xc3]);
-        edit::with_body(reply, bytes)
+        bytes
     });
-    let (_, result) = env.sync(&config, true).await;
-    let error = okta_error(result);
-    assert!(matches!(error, OktaError::InvalidBody { .. }), "{error}");
+    let error = env.okta_failure(&config).await;
+    assert_matches!(error, OktaError::InvalidBody { .. });
     proxy.clear();
     assert_nothing_lost(&env, &config, before).await;
 }
@@ -552,18 +583,13 @@ async fn okta_invalid_utf8_fails_the_cycle_and_moves_no_cursor() {
 /// (`BodyTooLarge`, with a hint), nothing committed; the next cycle delivers everyone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn okta_50_mb_body_is_refused_and_moves_no_cursor() {
-    let env = Env::new().await;
-    let proxy = Proxy::start(&env.okta.base_url()).await;
-    let config = env.config_via(&proxy);
-    env.sync_ok(&config, true).await;
-    let before = assert_committed(&config);
+    let (env, proxy, config, before) = Env::committed_via_proxy().await;
     let huge = bytes::Bytes::from(vec![b' '; 50 * 1024 * 1024]);
     proxy.intercept(move |request| {
         is_later_users_page(request).then(|| Reply::json(200, huge.clone()))
     });
-    let (_, result) = env.sync(&config, true).await;
-    let error = okta_error(result);
-    assert!(matches!(error, OktaError::BodyTooLarge { .. }), "{error}");
+    let error = env.okta_failure(&config).await;
+    assert_matches!(error, OktaError::BodyTooLarge { .. });
     assert!(error.to_string().contains("limit"), "{error}");
     proxy.clear();
     assert_nothing_lost(&env, &config, before).await;
@@ -643,13 +669,10 @@ fn okta_50_mb_streamed_body_is_cut_off_at_the_limit_with_bounded_memory() {
         let client = fast_client(&url, |s| s.max_body_bytes = LIMIT);
         let start = LIVE.with(Cell::get);
         PEAK.with(|p| p.set(start));
-        let error = client
-            .get(client.url("/api/v1/users", &[("limit", "200")]))
-            .await
-            .unwrap_err();
+        let error = users_page_error(&client).await;
         (error, PEAK.with(Cell::get) - start)
     });
-    assert!(matches!(error, OktaError::BodyTooLarge { .. }), "{error}");
+    assert_matches!(error, OktaError::BodyTooLarge { .. });
     assert!(
         growth < (3 * LIMIT) as isize,
         "peak heap growth {growth} bytes for a {LIMIT}-byte limit and a {BODY}-byte body"
@@ -664,24 +687,16 @@ fn okta_50_mb_streamed_body_is_cut_off_at_the_limit_with_bounded_memory() {
 /// deleted), and the state keeps the unread user so it can still be detected as deleted later.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn okta_bad_record_among_good_ones_is_skipped_counted_and_not_taken_for_a_deletion() {
-    let env = Env::new().await;
-    let proxy = Proxy::start(&env.okta.base_url()).await;
-    let config = env.config_via(&proxy);
-    env.sync_ok(&config, true).await;
+    let (env, proxy, config, _) = Env::committed_via_proxy().await;
 
     let victim: Arc<Mutex<Option<String>>> = Arc::default();
     let spoiled = victim.clone();
-    proxy.tamper(move |request, reply| {
-        if !is_later_users_page(request) || spoiled.lock().unwrap().is_some() {
-            return reply;
+    edit_user_pages(&proxy, is_later_users_page, move |users| {
+        let mut spoiled = spoiled.lock().unwrap();
+        if spoiled.is_none() {
+            *spoiled = Some(users[3]["id"].as_str().unwrap().to_string());
+            users[3]["id"] = Value::from(12345);
         }
-        let Some(Value::Array(mut users)) = edit::json(&reply) else {
-            return reply;
-        };
-        let id = users[3]["id"].as_str().unwrap().to_string();
-        users[3]["id"] = Value::from(12345);
-        *spoiled.lock().unwrap() = Some(id);
-        edit::with_body(reply, Value::Array(users).to_string())
     });
     let mark = env.items();
     let summary = env.sync_ok(&config, true).await;
@@ -711,21 +726,12 @@ async fn okta_bad_record_among_good_ones_is_skipped_counted_and_not_taken_for_a_
 /// once, no false deletion, and the next full sync is clean.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn okta_duplicate_user_across_pages_is_delivered_and_not_taken_for_a_deletion() {
-    let env = Env::new().await;
-    let proxy = Proxy::start(&env.okta.base_url()).await;
-    let config = env.config_via(&proxy);
-    env.sync_ok(&config, true).await;
+    let (env, proxy, config, _) = Env::committed_via_proxy().await;
 
     let first: Arc<Mutex<Option<Value>>> = Arc::default();
     let keep = first.clone();
     let added = Arc::new(AtomicUsize::new(0));
-    proxy.tamper(move |request, reply| {
-        if !is_users_page(request) {
-            return reply;
-        }
-        let Some(Value::Array(mut users)) = edit::json(&reply) else {
-            return reply;
-        };
+    edit_user_pages(&proxy, is_users_page, move |users| {
         let mut kept = keep.lock().unwrap();
         match kept.as_ref() {
             None => *kept = users.first().cloned(),
@@ -733,7 +739,6 @@ async fn okta_duplicate_user_across_pages_is_delivered_and_not_taken_for_a_delet
             Some(user) if added.fetch_add(1, Ordering::SeqCst) == 0 => users.push(user.clone()),
             Some(_) => {}
         }
-        edit::with_body(reply, Value::Array(users).to_string())
     });
     let mark = env.items();
     let summary = env.sync_ok(&config, true).await;
@@ -762,11 +767,7 @@ async fn okta_duplicate_user_across_pages_is_delivered_and_not_taken_for_a_delet
 /// next cycle delivers everyone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn okta_next_link_loop_fails_the_cycle_and_moves_no_cursor() {
-    let env = Env::new().await;
-    let proxy = Proxy::start(&env.okta.base_url()).await;
-    let config = env.config_via(&proxy);
-    env.sync_ok(&config, true).await;
-    let before = assert_committed(&config);
+    let (env, proxy, config, before) = Env::committed_via_proxy().await;
 
     let first_next: Arc<Mutex<Option<String>>> = Arc::default();
     let seen = first_next.clone();
@@ -783,9 +784,8 @@ async fn okta_next_link_loop_fails_the_cycle_and_moves_no_cursor() {
             Some(link) => edit::with_next_link(reply, &link),
         }
     });
-    let (_, result) = env.sync(&config, true).await;
-    let error = okta_error(result);
-    assert!(matches!(error, OktaError::PaginationLoop { .. }), "{error}");
+    let error = env.okta_failure(&config).await;
+    assert_matches!(error, OktaError::PaginationLoop { .. });
     let user_pages = proxy.requests().iter().filter(|r| is_users_page(r)).count();
     assert!(
         user_pages <= 3 + 2,
@@ -800,15 +800,11 @@ async fn okta_next_link_loop_fails_the_cycle_and_moves_no_cursor() {
 /// before it are delivered, nothing committed; the next cycle delivers everyone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn okta_foreign_next_link_is_refused_and_nothing_reaches_the_foreign_host() {
-    let env = Env::new().await;
+    let (env, config, before) = Env::committed().await;
     let catcher = Catcher::start().await;
-    let config = env.config(|_| {});
-    env.sync_ok(&config, true).await;
-    let before = assert_committed(&config);
     env.okta.faults().foreign_next_link(&catcher.url());
-    let (_, result) = env.sync(&config, true).await;
-    let error = okta_error(result);
-    assert!(matches!(error, OktaError::ForeignLink { .. }), "{error}");
+    let error = env.okta_failure(&config).await;
+    assert_matches!(error, OktaError::ForeignLink { .. });
     assert_eq!(
         catcher.requests().await,
         0,
@@ -822,23 +818,15 @@ async fn okta_foreign_next_link_is_refused_and_nothing_reaches_the_foreign_host(
 /// names the status and location with a hint; nothing committed; the next cycle is complete.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn okta_redirect_is_not_followed_and_nothing_reaches_the_target() {
-    let env = Env::new().await;
+    let (env, proxy, config, before) = Env::committed_via_proxy().await;
     let catcher = Catcher::start().await;
-    let proxy = Proxy::start(&env.okta.base_url()).await;
-    let config = env.config_via(&proxy);
-    env.sync_ok(&config, true).await;
-    let before = assert_committed(&config);
     let target = format!("{}/login?from=okta", catcher.url());
     proxy.intercept(move |request| {
         is_later_users_page(request)
             .then(|| Reply::status(302).with_header("location", target.clone()))
     });
-    let (_, result) = env.sync(&config, true).await;
-    let error = okta_error(result);
-    assert!(
-        matches!(error, OktaError::Redirect { status: 302, .. }),
-        "{error}"
-    );
+    let error = env.okta_failure(&config).await;
+    assert_matches!(error, OktaError::Redirect { status: 302, .. });
     assert!(error.to_string().contains("hint"), "{error}");
     assert_eq!(catcher.requests().await, 0, "the redirect was not followed");
     proxy.clear();
@@ -849,10 +837,7 @@ async fn okta_redirect_is_not_followed_and_nothing_reaches_the_target() {
 /// code and a hint to create a new token, exit code "Okta error", nothing committed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn okta_revoked_token_fails_fast_with_a_hint_and_moves_no_cursor() {
-    let env = Env::new().await;
-    let config = env.config(|_| {});
-    env.sync_ok(&config, true).await;
-    let before = assert_committed(&config);
+    let (env, config, before) = Env::committed().await;
     let bad = env.config(|raw| {
         raw.apikey = Some("revoked-token".to_string().into());
         raw.state_dir = Some(config.state_dir.clone());
@@ -888,6 +873,13 @@ async fn change_one_user(env: &Env) -> String {
     })
 }
 
+/// After a good full cycle, one user changed: the committed cursors and the changed user.
+async fn committed_then_changed() -> (Env, Config, Cursors, String) {
+    let (env, config, before) = Env::committed().await;
+    let changed = change_one_user(&env).await;
+    (env, config, before, changed)
+}
+
 fn delivered_title(env: &Env, mark: usize, id: &str) -> bool {
     env.intake.items()[mark..].iter().any(|e| {
         e["user"]["uid"] == id && e["user"]["ldap_person"]["job_title"] == "Reliability Engineer"
@@ -917,19 +909,11 @@ async fn assert_change_resent(env: &Env, config: &Config, before: Cursors, chang
 /// next cycle sends the change.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn intake_401_stops_the_cycle_and_moves_no_cursor() {
-    let env = Env::new().await;
-    let config = env.config(|_| {});
-    env.sync_ok(&config, true).await;
-    let before = assert_committed(&config);
-    let changed = change_one_user(&env).await;
+    let (env, config, before, changed) = committed_then_changed().await;
     env.intake.fail_next(1, 401);
     let requests = env.intake.requests();
-    let (_, result) = env.sync(&config, false).await;
-    let error = intake_error(result);
-    assert!(
-        matches!(error, IntakeError::Unauthorized { status: 401, .. }),
-        "{error}"
-    );
+    let error = env.intake_failure(&config).await;
+    assert_matches!(error, IntakeError::Unauthorized { status: 401, .. });
     assert!(error.to_string().contains("INTAKE_API_KEY"), "{error}");
     assert!(!error.to_string().contains(INTAKE_KEY));
     assert_eq!(env.intake.requests() - requests, 1, "no retry");
@@ -939,18 +923,10 @@ async fn intake_401_stops_the_cycle_and_moves_no_cursor() {
 /// Fault: the intake answers 403 (key not allowed for this connector). Expected: as for 401.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn intake_403_stops_the_cycle_and_moves_no_cursor() {
-    let env = Env::new().await;
-    let config = env.config(|_| {});
-    env.sync_ok(&config, true).await;
-    let before = assert_committed(&config);
-    let changed = change_one_user(&env).await;
+    let (env, config, before, changed) = committed_then_changed().await;
     env.intake.fail_next(1, 403);
-    let (_, result) = env.sync(&config, false).await;
-    let error = intake_error(result);
-    assert!(
-        matches!(error, IntakeError::Unauthorized { status: 403, .. }),
-        "{error}"
-    );
+    let error = env.intake_failure(&config).await;
+    assert_matches!(error, IntakeError::Unauthorized { status: 403, .. });
     assert_eq!(app_exit(AppError::Intake(error)), Exit::Intake);
     assert_change_resent(&env, &config, before, &changed).await;
 }
@@ -963,36 +939,24 @@ fn app_exit(error: AppError) -> Exit {
 /// in halves until they fit; every user arrives exactly once, in one cycle.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn intake_413_splits_batches_and_delivers_each_event_once() {
-    let env = Env::new().await;
-    env.intake.max_items(Some(7));
-    let config = env.config(|_| {});
-    let summary = env.sync_ok(&config, true).await;
+    let summary = full_cycle_under(|env| env.intake.max_items(Some(7))).await;
     assert!(summary.delivered.splits > 0, "batches were split");
-    env.assert_everyone_once_since(0);
 }
 
 /// Fault: the intake answers 429 with `Retry-After: 2` three times. Expected: the connector
 /// waits as asked, retries, and every user arrives exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn intake_429_honours_retry_after_and_delivers_each_event_once() {
-    let env = Env::new().await;
-    env.intake.rate_limit_next(3, 2);
-    let config = env.config(|_| {});
-    let summary = env.sync_ok(&config, true).await;
+    let summary = full_cycle_under(|env| env.intake.rate_limit_next(3, 2)).await;
     assert!(summary.intake_retries >= 3, "{}", summary.intake_retries);
-    env.assert_everyone_once_since(0);
 }
 
 /// Fault: a burst of 500/502/503 from the intake. Expected: retried with backoff; every user
 /// arrives exactly once (a 5xx means "not stored").
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn intake_5xx_burst_is_retried_and_delivers_each_event_once() {
-    let env = Env::new().await;
-    env.intake.fail_next(4, 503);
-    let config = env.config(|_| {});
-    let summary = env.sync_ok(&config, true).await;
+    let summary = full_cycle_under(|env| env.intake.fail_next(4, 503)).await;
     assert!(summary.intake_retries >= 4, "{}", summary.intake_retries);
-    env.assert_everyone_once_since(0);
 }
 
 /// Fault: the intake is down (503 to everything, then connection refused) for two whole cycles.
@@ -1000,23 +964,15 @@ async fn intake_5xx_burst_is_retried_and_delivers_each_event_once() {
 /// back, the next cycle sends the change made before the outage.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn intake_down_longer_than_a_cycle_moves_no_cursor_and_the_next_cycle_resends() {
-    let env = Env::new().await;
-    let config = env.config(|_| {});
-    env.sync_ok(&config, true).await;
-    let before = assert_committed(&config);
-    let changed = change_one_user(&env).await;
+    let (env, config, before, changed) = committed_then_changed().await;
     env.intake.fail_next(10_000, 503);
-    let (_, first) = env.sync(&config, false).await;
-    let error = intake_error(first);
-    assert!(
-        matches!(
-            error,
-            IntakeError::Exhausted {
-                status: Some(503),
-                ..
-            }
-        ),
-        "{error}"
+    let error = env.intake_failure(&config).await;
+    assert_matches!(
+        error,
+        IntakeError::Exhausted {
+            status: Some(503),
+            ..
+        }
     );
     assert_eq!(cursors(&config), before);
     // Still down: connection refused this time (nothing listens on the port).
@@ -1028,12 +984,8 @@ async fn intake_down_longer_than_a_cycle_moves_no_cursor_and_the_next_cycle_rese
         raw.intake_url = Some(down);
         raw.state_dir = Some(config.state_dir.clone());
     });
-    let (_, second) = env.sync(&unreachable, false).await;
-    let error = intake_error(second);
-    assert!(
-        matches!(error, IntakeError::Exhausted { status: None, .. }),
-        "{error}"
-    );
+    let error = env.intake_failure(&unreachable).await;
+    assert_matches!(error, IntakeError::Exhausted { status: None, .. });
     assert_change_resent(&env, &config, before, &changed).await;
 }
 

@@ -6,3 +6,13 @@ pub mod connector;
 pub mod keys;
 pub mod ocsf;
 pub mod terminal;
+pub mod wire;
+
+/// Asserts that `value` matches `pattern`, showing the value when it does not.
+macro_rules! assert_matches {
+    ($value:expr, $pattern:pat $(if $guard:expr)? $(,)?) => {{
+        let value = &$value;
+        assert!(matches!(value, $pattern $(if $guard)?), "{value:?}");
+    }};
+}
+pub(crate) use assert_matches;
