@@ -6,6 +6,7 @@
 //! and files are planted owned by `nobody`. As another user they check what can be checked
 //! without a second user (modes, refusals of what they own) and say what they skipped.
 
+use crate::support::check_report::named_check;
 use crate::support::{binary, connector::INTAKE_KEY};
 
 use std::collections::BTreeSet;
@@ -27,13 +28,14 @@ fn running_as_root() -> bool {
     fs::metadata("/proc/self").is_ok_and(|meta| meta.uid() == 0)
 }
 
-/// Prints why a test checks less than it could, and returns whether it may go on as root.
-fn root_or_skip(test: &str) -> bool {
-    let root = running_as_root();
-    if !root {
+/// For a race with a second user, which needs root: an org of `users` and a directory every
+/// user may write in. `None`, saying so, when not root.
+async fn race_as_root(test: &str, users: usize) -> Option<(FakeOkta, tempfile::TempDir)> {
+    if !running_as_root() {
         eprintln!("{test}: not root, so no second user to race with: skipped");
+        return None;
     }
-    root
+    Some((fake_okta(users).await, shared_dir()))
 }
 
 fn mode(path: &Path) -> u32 {
@@ -61,6 +63,12 @@ async fn fake_okta(users: usize) -> FakeOkta {
         FakeOptions::default(),
     )
     .await
+}
+
+/// An org of `users`, the intake, and a private directory for the state or the output.
+async fn org_intake_and_dir(users: usize) -> (FakeOkta, FakeIntake, tempfile::TempDir) {
+    let intake = FakeIntake::start(INTAKE_KEY).await;
+    (fake_okta(users).await, intake, tempfile::tempdir().unwrap())
 }
 
 /// `okta-asset-connector ARGS` against `okta` (MFA off), text logs.
@@ -244,12 +252,11 @@ impl Snooper {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_user_never_reads_the_spool_of_a_full_sync() {
-    if !root_or_skip("another_user_never_reads_the_spool_of_a_full_sync") {
-        return;
-    }
-    let okta = fake_okta(500).await;
     // Without state (`--output`), the spool goes to TMPDIR: here a directory anyone may write.
-    let tmp = shared_dir();
+    let test = "another_user_never_reads_the_spool_of_a_full_sync";
+    let Some((okta, tmp)) = race_as_root(test, 500).await else {
+        return;
+    };
     // What the snooper can read, to show that it works.
     let canary = tmp.path().join("canary");
     fs::write(&canary, "readable by all\n").unwrap();
@@ -262,12 +269,7 @@ async fn another_user_never_reads_the_spool_of_a_full_sync() {
             .arg("--output")
             .arg(out.path().join(format!("events-{run}.json")));
         command.env("TMPDIR", tmp.path());
-        let output = binary::output(command).await;
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let output = binary::success(command).await;
         assert!(!String::from_utf8_lossy(&output.stderr).contains("cannot create a temporary file"));
     }
     let snooped = snooper.finish();
@@ -310,11 +312,10 @@ fn plant(dir: &Path, name: &str, what: impl Fn(&Path)) -> Vec<PathBuf> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn planted_links_and_files_never_catch_the_output() {
-    if !root_or_skip("planted_links_and_files_never_catch_the_output") {
+    let test = "planted_links_and_files_never_catch_the_output";
+    let Some((okta, shared)) = race_as_root(test, 50).await else {
         return;
-    }
-    let okta = fake_okta(50).await;
-    let shared = shared_dir();
+    };
     let private = tempfile::tempdir().unwrap();
     let victim = private.path().join("victim");
     fs::write(&victim, "root's file\n").unwrap();
@@ -326,12 +327,7 @@ async fn planted_links_and_files_never_catch_the_output() {
     });
     let mut command = connector(&okta, &["sync"]);
     command.arg("--output").arg(&out);
-    let output = binary::output(command).await;
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    binary::success(command).await;
     assert_eq!(fs::read_to_string(&victim).unwrap(), "root's file\n");
     assert_private_output(&out);
     links.iter().for_each(|link| fs::remove_file(link).unwrap());
@@ -344,12 +340,7 @@ async fn planted_links_and_files_never_catch_the_output() {
     });
     let mut command = connector(&okta, &["sync"]);
     command.arg("--output").arg(&out);
-    let output = binary::output(command).await;
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    binary::success(command).await;
     assert_private_output(&out);
     for path in &planted {
         assert_eq!(
@@ -397,16 +388,9 @@ fn with_open_umask(command: &Command) -> Command {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn people_s_data_is_private_to_the_connector_whatever_the_umask() {
-    let okta = fake_okta(40).await;
-    let intake = FakeIntake::start(INTAKE_KEY).await;
-    let root = tempfile::tempdir().unwrap();
+    let (okta, intake, root) = org_intake_and_dir(40).await;
     let state_dir = root.path().join("new/state");
-    let output = binary::output(with_open_umask(&posting_sync(&okta, &intake, &state_dir))).await;
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    binary::success(with_open_umask(&posting_sync(&okta, &intake, &state_dir))).await;
     assert_eq!(mode(&root.path().join("new")), 0o700);
     assert_eq!(mode(&state_dir), 0o700);
     assert_eq!(mode(&state_dir.join("state.sqlite3")), 0o600);
@@ -414,12 +398,7 @@ async fn people_s_data_is_private_to_the_connector_whatever_the_umask() {
     let out = root.path().join("events.json");
     let mut command = connector(&okta, &["sync"]);
     command.arg("--output").arg(&out);
-    let output = binary::output(with_open_umask(&command)).await;
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    binary::success(with_open_umask(&command)).await;
     assert_eq!(mode(&out), 0o600);
 }
 
@@ -449,9 +428,7 @@ fn the_write_ahead_log_and_shared_memory_are_private_too() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_state_directory_others_can_replace_is_refused_with_the_fix() {
-    let okta = fake_okta(10).await;
-    let intake = FakeIntake::start(INTAKE_KEY).await;
-    let root = tempfile::tempdir().unwrap();
+    let (okta, intake, root) = org_intake_and_dir(10).await;
     // (directory, the fix the refusal names, whether `check` sees it: it judges the directory,
     // not the files in it)
     let mut cases: Vec<(PathBuf, &str, bool)> = Vec::new();
@@ -486,13 +463,7 @@ async fn a_state_directory_others_can_replace_is_refused_with_the_fix() {
         check.arg("--state-dir").arg(&dir);
         let report: serde_json::Value =
             serde_json::from_slice(&binary::output(check).await.stdout).unwrap();
-        let state_check = report["checks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["name"] == "state_dir")
-            .unwrap()
-            .clone();
+        let state_check = named_check(&report, "state_dir");
         assert_eq!(state_check["status"], "fail", "{state_check}");
         assert!(
             state_check["fix"].as_str().unwrap().contains(fix),
@@ -508,9 +479,7 @@ async fn a_state_directory_others_can_replace_is_refused_with_the_fix() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_group_writable_volume_of_our_group_is_used_with_a_warning() {
-    let okta = fake_okta(10).await;
-    let intake = FakeIntake::start(INTAKE_KEY).await;
-    let root = tempfile::tempdir().unwrap();
+    let (okta, intake, root) = org_intake_and_dir(10).await;
     // What Kubernetes makes of a volume with `fsGroup`: group-writable, set-group-id, and the
     // group is the pod's (here the process's own primary group).
     let volume = root.path().join("volume");

@@ -30,3 +30,14 @@ pub fn sigterm(child: &Child) {
         .expect("kill runs");
     assert!(status.success(), "kill -TERM {}", child.id());
 }
+
+/// Runs `command` to completion like [`output`] and asserts that it succeeded.
+pub async fn success(command: Command) -> Output {
+    let output = output(command).await;
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
