@@ -19,6 +19,7 @@ use okta_fake::proxy::Proxy;
 use okta_fake::FakeIntake;
 use okta_fake::{FakeOkta, FakeOptions, Org, OrgSpec};
 use support::binary;
+use support::canary::{self, canary, files_under, request_text};
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -33,20 +34,12 @@ struct Canaries {
 
 impl Canaries {
     fn new() -> Canaries {
-        let salt = format!(
-            "{:x}{:x}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos()
-        );
         Canaries {
-            token: format!("00CanaryOktaToken{salt}"),
-            key: format!("CanaryIntakeKey{salt}"),
-            bad_token: format!("00CanaryRevokedToken{salt}"),
-            bad_key: format!("CanaryWrongIntakeKey{salt}"),
-            url_password: format!("CanaryUrlPassword{salt}"),
+            token: canary("00CanaryOktaToken"),
+            key: canary("CanaryIntakeKey"),
+            bad_token: canary("00CanaryRevokedToken"),
+            bad_key: canary("CanaryWrongIntakeKey"),
+            url_password: canary("CanaryUrlPassword"),
         }
     }
 
@@ -61,26 +54,10 @@ impl Canaries {
     }
 
     /// Panics if any canary is in `bytes`.
-    fn assert_absent(&self, what: &str, bytes: &[u8]) {
-        let text = String::from_utf8_lossy(bytes);
-        for canary in self.all() {
-            assert!(
-                !text.contains(canary),
-                "secret canary {canary} leaked into {what}:\n{}",
-                excerpt(&text, canary)
-            );
-        }
+    fn assert_absent(&self, what: &str, bytes: impl AsRef<[u8]>) {
+        let text = String::from_utf8_lossy(bytes.as_ref());
+        canary::assert_absent(&self.all(), what, &text);
     }
-}
-
-fn excerpt(text: &str, needle: &str) -> String {
-    let at = text.find(needle).unwrap_or(0);
-    let start = text[..at]
-        .char_indices()
-        .rev()
-        .nth(300)
-        .map_or(0, |(i, _)| i);
-    text[start..(at + needle.len() + 300).min(text.len())].to_string()
 }
 
 struct World {
@@ -192,20 +169,6 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-/// Every file under `dir`, with its bytes (SQLite database, WAL, shared memory, ...).
-fn files_under(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(files_under(&path));
-        } else if let Ok(bytes) = std::fs::read(&path) {
-            out.push((path, bytes));
-        }
-    }
-    out
-}
-
 /// Checks what each proxy saw: a secret only in its own `Authorization` header, only on its
 /// own host; the other host never sees it anywhere (headers, path, query, body).
 fn assert_sent_only_to_their_hosts(
@@ -216,58 +179,24 @@ fn assert_sent_only_to_their_hosts(
     intake_keys: &[&str],
 ) {
     assert!(!okta.is_empty() && !intake.is_empty());
-    for request in okta {
-        let auth = request.header("authorization").unwrap_or_default();
-        assert!(
-            okta_tokens
-                .iter()
-                .any(|t| auth == format!("SSWS {t}").as_str()),
-            "Okta request {} without the token header",
-            request.path
-        );
-        let mut rest = format!("{} {} {}", request.path, request.query, request.method);
-        for (name, value) in &request.headers {
-            if name.as_str() != "authorization" {
-                rest.push_str(&format!(
-                    " {name}: {}",
-                    String::from_utf8_lossy(value.as_bytes())
-                ));
+    let hosts = [
+        ("Okta", okta, "SSWS", okta_tokens, intake_keys),
+        ("the intake", intake, "Bearer", intake_keys, okta_tokens),
+    ];
+    for (host, requests, scheme, own, others) in hosts {
+        for request in requests {
+            let auth = request.header("authorization").unwrap_or_default();
+            assert!(
+                own.iter().any(|s| auth == format!("{scheme} {s}").as_str()),
+                "a request to {host} ({}) without its own secret's header",
+                request.path
+            );
+            for secret in others {
+                assert!(!auth.contains(secret), "a foreign secret sent to {host}");
             }
+            let what = format!("a request to {host} (outside its Authorization header)");
+            canaries.assert_absent(&what, request_text(request, true).as_bytes());
         }
-        rest.push_str(&String::from_utf8_lossy(&request.body));
-        canaries.assert_absent(
-            "a request to Okta (outside its Authorization header)",
-            rest.as_bytes(),
-        );
-        for key in intake_keys {
-            assert!(!auth.contains(key), "intake key sent to Okta");
-        }
-    }
-    for request in intake {
-        let auth = request.header("authorization").unwrap_or_default();
-        assert!(
-            intake_keys
-                .iter()
-                .any(|k| auth == format!("Bearer {k}").as_str()),
-            "intake request without the key header"
-        );
-        for token in okta_tokens {
-            assert!(!auth.contains(token), "Okta token sent to the intake");
-        }
-        let mut rest = format!("{} {}", request.path, request.query);
-        for (name, value) in &request.headers {
-            if name.as_str() != "authorization" {
-                rest.push_str(&format!(
-                    " {name}: {}",
-                    String::from_utf8_lossy(value.as_bytes())
-                ));
-            }
-        }
-        rest.push_str(&String::from_utf8_lossy(&request.body));
-        canaries.assert_absent(
-            "a request to the intake (outside its Authorization header)",
-            rest.as_bytes(),
-        );
     }
 }
 

@@ -23,6 +23,7 @@ use okta_fake::proxy::Proxy;
 use okta_fake::{FakeIntake, FakeOkta, FakeOptions, FakePlatform, Org, OrgSpec};
 use serde_json::{json, Value};
 use support::binary;
+use support::canary::{self, canary, files_under, request_text};
 
 const CONNECTOR_UUID: &str = "6f3b0a6e-2a8e-4f5b-9d3c-0e7a1c2b4d5f";
 /// What the runtime writes in place of the module's secrets.
@@ -38,19 +39,11 @@ struct Canaries {
 
 impl Canaries {
     fn new() -> Canaries {
-        let salt = format!(
-            "{:x}{:x}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos()
-        );
         Canaries {
-            okta_token: format!("00RuntimeOktaToken{salt}"),
-            revoked_token: format!("00RuntimeRevokedToken{salt}"),
-            intake_key: format!("RuntimeIntakeKey{salt}"),
-            platform_token: format!("RuntimePlatformToken{salt}"),
+            okta_token: canary("00RuntimeOktaToken"),
+            revoked_token: canary("00RuntimeRevokedToken"),
+            intake_key: canary("RuntimeIntakeKey"),
+            platform_token: canary("RuntimePlatformToken"),
         }
     }
 
@@ -65,11 +58,12 @@ impl Canaries {
 
     /// Panics if any canary but `allowed` is in `text`.
     fn assert_absent(&self, what: &str, text: &str, allowed: &[&str]) {
-        for canary in self.all() {
-            if !allowed.contains(&canary) {
-                assert!(!text.contains(canary), "secret {canary} leaked into {what}");
-            }
-        }
+        let forbidden: Vec<&str> = self
+            .all()
+            .into_iter()
+            .filter(|c| !allowed.contains(c))
+            .collect();
+        canary::assert_absent(&forbidden, what, text);
     }
 }
 
@@ -251,35 +245,6 @@ async fn terminate(child: &mut Child) -> std::process::ExitStatus {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-fn request_text(request: &Request, skip_authorization: bool) -> String {
-    let mut text = format!("{} {}?{}", request.method, request.path, request.query);
-    for (name, value) in &request.headers {
-        if !(skip_authorization && name.as_str() == "authorization") {
-            text.push_str(&format!(
-                " {name}: {}",
-                String::from_utf8_lossy(value.as_bytes())
-            ));
-        }
-    }
-    text.push(' ');
-    text.push_str(&String::from_utf8_lossy(&request.body));
-    text
-}
-
-/// Every file under `dir`, as text.
-fn files_under(dir: &Path) -> Vec<(PathBuf, String)> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(files_under(&path));
-        } else if let Ok(bytes) = std::fs::read(&path) {
-            out.push((path, String::from_utf8_lossy(&bytes).into_owned()));
-        }
-    }
-    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

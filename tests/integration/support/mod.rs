@@ -2,6 +2,7 @@
 //! are the `okta-fake` crate.
 
 pub mod binary;
+pub mod canary;
 pub mod check_report;
 pub mod connector;
 pub mod keys;
