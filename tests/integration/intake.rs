@@ -8,6 +8,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::support::assert_matches;
 use okta_asset_connector::backoff::BackoffPolicy;
 use okta_asset_connector::clock::{ManualClock, SharedClock};
 use okta_asset_connector::intake::{
@@ -42,6 +43,17 @@ fn settings(url: &str, format: Format, gzip: bool) -> IntakeSettings {
 fn intake(settings: IntakeSettings, clock: &Arc<ManualClock>) -> HttpIntake {
     let clock: SharedClock = clock.clone();
     HttpIntake::new(settings, clock).unwrap()
+}
+
+/// `events` delivered to `url` as the Sekoia envelope, without gzip: the outcome and the clock
+/// the sink waited on.
+async fn deliver_sekoia(
+    url: &str,
+    events: &[Value],
+) -> (Result<Delivered, IntakeError>, Arc<ManualClock>) {
+    let clock = clock();
+    let sink = intake(settings(url, Format::Sekoia, false), &clock);
+    (sink.deliver(batch(events)).await, clock)
 }
 
 fn event(n: usize) -> Value {
@@ -79,6 +91,16 @@ fn free_port_url() -> String {
     let port = listener.local_addr().unwrap().port();
     drop(listener);
     format!("http://127.0.0.1:{port}/api/v2/asset-management/asset-connector/x")
+}
+
+/// The last status and the number of attempts of an `Exhausted` error.
+fn exhausted(error: &IntakeError) -> (Option<u16>, u32) {
+    match error {
+        IntakeError::Exhausted {
+            status, attempts, ..
+        } => (*status, *attempts),
+        other => panic!("expected Exhausted, got {other:?}"),
+    }
 }
 
 fn assert_no_key(text: &str) {
@@ -129,11 +151,8 @@ async fn delivers_both_formats_with_and_without_gzip() {
 async fn a_500_is_retried_after_a_backoff_delay() {
     let fake = FakeIntake::start(KEY).await;
     fake.fail_next(2, 500);
-    let clock = clock();
-    let done = intake(settings(&fake.url(), Format::Sekoia, false), &clock)
-        .deliver(batch(&events(0..10)))
-        .await
-        .unwrap();
+    let (result, clock) = deliver_sekoia(&fake.url(), &events(0..10)).await;
+    let done = result.unwrap();
     assert_eq!((done.items, done.requests, done.retries), (10, 3, 2));
     assert_eq!(fake.items(), events(0..10));
     assert_eq!(fake.rejected(), 2);
@@ -148,12 +167,9 @@ async fn a_500_is_retried_after_a_backoff_delay() {
 async fn a_429_waits_exactly_retry_after() {
     let fake = FakeIntake::start(KEY).await;
     fake.rate_limit_next(1, 7);
-    let clock = clock();
-    let done = intake(settings(&fake.url(), Format::Sekoia, false), &clock)
-        .deliver(batch(&events(0..3)))
-        .await
-        .unwrap();
+    let (result, clock) = deliver_sekoia(&fake.url(), &events(0..3)).await;
     assert_eq!(clock.sleeps(), [Duration::from_secs(7)]);
+    let done = result.unwrap();
     assert_eq!((done.items, done.retries), (3, 1));
     assert_eq!(fake.items().len(), 3);
 }
@@ -162,11 +178,8 @@ async fn a_429_waits_exactly_retry_after() {
 async fn retry_after_is_capped_at_five_minutes() {
     let fake = FakeIntake::start(KEY).await;
     fake.rate_limit_next(1, 86_400);
-    let clock = clock();
-    intake(settings(&fake.url(), Format::Sekoia, false), &clock)
-        .deliver(batch(&events(0..1)))
-        .await
-        .unwrap();
+    let (result, clock) = deliver_sekoia(&fake.url(), &events(0..1)).await;
+    result.unwrap();
     assert_eq!(clock.sleeps(), [Duration::from_secs(300)]);
 }
 
@@ -196,10 +209,7 @@ async fn a_single_event_too_large_is_reported_after_the_others_are_delivered() {
     fake.max_body_bytes(Some(1000));
     let mut sent = events(0..6);
     sent[3]["user"]["desc"] = json!("x".repeat(2000));
-    let err = intake(settings(&fake.url(), Format::Sekoia, false), &clock())
-        .deliver(batch(&sent))
-        .await
-        .unwrap_err();
+    let err = deliver_sekoia(&fake.url(), &sent).await.0.unwrap_err();
     match &err {
         IntakeError::TooLarge { uid, delivered, .. } => {
             assert_eq!(uid.as_deref(), Some("00u00003"));
@@ -216,15 +226,9 @@ async fn a_single_event_too_large_is_reported_after_the_others_are_delivered() {
 #[tokio::test]
 async fn a_401_stops_at_once_with_a_hint_and_without_the_key() {
     let fake = FakeIntake::start("the-right-key").await;
-    let clock = clock();
-    let err = intake(settings(&fake.url(), Format::Sekoia, false), &clock)
-        .deliver(batch(&events(0..5)))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, IntakeError::Unauthorized { status: 401, .. }),
-        "{err:?}"
-    );
+    let (result, clock) = deliver_sekoia(&fake.url(), &events(0..5)).await;
+    let err = result.unwrap_err();
+    assert_matches!(err, IntakeError::Unauthorized { status: 401, .. });
     let text = err.to_string();
     assert!(
         text.contains("INTAKE_API_KEY") && text.contains("connector UUID"),
@@ -247,19 +251,13 @@ async fn a_403_and_a_400_stop_without_retry() {
     fake.fail_next(1, 403);
     let http = intake(settings(&fake.url(), Format::Sekoia, false), &clock());
     let err = http.deliver(batch(&events(0..2))).await.unwrap_err();
-    assert!(
-        matches!(err, IntakeError::Unauthorized { status: 403, .. }),
-        "{err:?}"
-    );
+    assert_matches!(err, IntakeError::Unauthorized { status: 403, .. });
 
     // The intake expects NDJSON, we send the envelope: 400 with its message and our hint.
     fake.set_format(Envelope::Ocsf);
     let err = http.deliver(batch(&events(0..2))).await.unwrap_err();
     let text = err.to_string();
-    assert!(
-        matches!(err, IntakeError::Rejected { status: 400, .. }),
-        "{err:?}"
-    );
+    assert_matches!(err, IntakeError::Rejected { status: 400, .. });
     assert!(text.contains("application/x-ndjson"), "{text}");
     assert!(text.contains("format"), "{text}");
     assert_eq!(fake.requests(), 2);
@@ -268,17 +266,9 @@ async fn a_403_and_a_400_stop_without_retry() {
 
 #[tokio::test]
 async fn an_intake_that_is_down_exhausts_the_retries() {
-    let clock = clock();
-    let err = intake(settings(&free_port_url(), Format::Sekoia, false), &clock)
-        .deliver(batch(&events(0..2)))
-        .await
-        .unwrap_err();
-    match &err {
-        IntakeError::Exhausted {
-            status, attempts, ..
-        } => assert_eq!((*status, *attempts), (None, 5)),
-        other => panic!("expected Exhausted, got {other:?}"),
-    }
+    let (result, clock) = deliver_sekoia(&free_port_url(), &events(0..2)).await;
+    let err = result.unwrap_err();
+    assert_eq!(exhausted(&err), (None, 5));
     let text = err.to_string();
     assert!(text.contains("connect"), "{text}");
     assert!(text.contains("after 5 attempt"), "{text}");
@@ -295,17 +285,7 @@ async fn a_persistent_503_exhausts_the_retries_with_its_status() {
         .deliver(batch(&events(0..2)))
         .await
         .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            IntakeError::Exhausted {
-                status: Some(503),
-                attempts: 5,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert_eq!(exhausted(&err), (Some(503), 5));
     assert!(err.to_string().contains("HTTP 503"), "{err}");
     assert_eq!(fake.requests(), 5);
 }
@@ -315,10 +295,7 @@ async fn a_lost_acknowledgement_means_a_resend_never_a_loss() {
     let fake = FakeIntake::start(KEY).await;
     fake.accept_then_drop_next(1);
     let sent = events(0..10);
-    let done = intake(settings(&fake.url(), Format::Sekoia, false), &clock())
-        .deliver(batch(&sent))
-        .await
-        .unwrap();
+    let done = deliver_sekoia(&fake.url(), &sent).await.0.unwrap();
     assert_eq!((done.items, done.retries), (10, 1));
     // At-least-once: every item twice (the intake de-duplicates by uid), none missing.
     let by_user = fake.items_by_user();
@@ -351,17 +328,7 @@ async fn a_slow_intake_times_out_and_is_retried() {
         .deliver(batch(&events(0..1)))
         .await
         .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            IntakeError::Exhausted {
-                status: None,
-                attempts: 2,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert_eq!(exhausted(&err), (None, 2));
     assert!(err.to_string().contains("timed out"), "{err}");
 }
 
@@ -440,10 +407,7 @@ async fn probe_posts_an_empty_batch() {
         .probe()
         .await
         .unwrap_err();
-    assert!(
-        matches!(err, IntakeError::Unauthorized { status: 401, .. }),
-        "{err:?}"
-    );
+    assert_matches!(err, IntakeError::Unauthorized { status: 401, .. });
 }
 
 /// A buffer for captured log lines.
@@ -517,10 +481,7 @@ async fn the_key_never_appears_in_errors_debug_or_logs() {
         logged.contains("retrying") && logged.contains("status=503"),
         "{logged}"
     );
-    assert!(
-        !logged.contains("00u00000"),
-        "events are not logged: {logged}"
-    );
+    assert!(!logged.contains("00u00000"), "events logged: {logged}");
     texts.push(logged);
     for text in &texts {
         assert_no_key(text);
