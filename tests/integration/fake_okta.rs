@@ -36,6 +36,15 @@ impl Resp {
         })
     }
 
+    /// The ids of the items of a list.
+    fn ids(&self) -> Vec<&str> {
+        let items = self.body.as_array().expect("a list");
+        items
+            .iter()
+            .map(|item| item["id"].as_str().unwrap())
+            .collect()
+    }
+
     pub(crate) fn error_code(&self) -> &str {
         self.body["errorCode"].as_str().unwrap_or("")
     }
@@ -79,13 +88,59 @@ pub(crate) async fn collect_ids(okta: &FakeOkta, first: &str) -> (Vec<String>, u
         let r = get_with(&client, &url, okta.token()).await;
         assert_eq!(r.status, 200, "{url}: {}", r.body);
         pages += 1;
-        for item in r.body.as_array().unwrap() {
-            ids.push(item["id"].as_str().unwrap().to_string());
-        }
+        ids.extend(r.ids().into_iter().map(String::from));
         match r.next() {
             Some(next) => url = next,
             None => return (ids, pages),
         }
+    }
+}
+
+/// A tiny org (10 users, 3 groups) served with the options `tweak` sets.
+async fn tiny_with(tweak: impl FnOnce(&mut FakeOptions)) -> FakeOkta {
+    let mut options = FakeOptions::default();
+    tweak(&mut options);
+    FakeOkta::start(Org::generate(&OrgSpec::small(10, 3, 1)), options).await
+}
+
+/// A tiny org whose buckets allow `limit` requests a window of `window_secs` virtual seconds,
+/// its clock running `time_scale` times faster than the real one.
+async fn tiny_limited(limit: u32, window_secs: u64, time_scale: f64) -> FakeOkta {
+    let options = FakeOptions {
+        rate_limit: Some(limit),
+        window_secs,
+        time_scale,
+        ..FakeOptions::default()
+    };
+    FakeOkta::start(Org::generate(&OrgSpec::small(10, 3, 1)), options).await
+}
+
+/// `path` with one query parameter, `name` = `value` (URL-encoded), and a page size when given.
+fn query_url(path: &str, name: &str, value: &str, limit: Option<usize>) -> String {
+    let limit = limit.map_or(String::new(), |limit| format!("&limit={limit}"));
+    format!("{path}?{name}={}{limit}", urlencode(value))
+}
+
+/// A GET of `url` with `authorization` as it stands (none when `None`).
+async fn raw_get(url: &str, authorization: Option<String>) -> reqwest::Result<reqwest::Response> {
+    let mut request = client().get(url);
+    if let Some(authorization) = authorization {
+        request = request.header("Authorization", authorization);
+    }
+    request.send().await
+}
+
+/// The status of a GET of `path_and_query`.
+async fn status_of(okta: &FakeOkta, path_and_query: &str) -> u16 {
+    get(okta, path_and_query).await.status
+}
+
+impl Resp {
+    /// `X-Rate-Limit-Limit`, `-Remaining` and `-Reset`.
+    fn rate_limit(&self) -> (i64, i64, i64) {
+        let limit = self.num("x-rate-limit-limit");
+        let remaining = self.num("x-rate-limit-remaining");
+        (limit, remaining, self.num("x-rate-limit-reset"))
     }
 }
 
@@ -214,15 +269,7 @@ pub(crate) fn urlencode(s: &str) -> String {
 async fn rate_limit_headers_count_down_and_reset() {
     // 600× time: a 60 s window lasts 0.1 real second... too fast to count down; use a 1 real
     // second window (window 60 virtual s at scale 60).
-    let okta = FakeOkta::start(
-        Org::generate(&OrgSpec::small(10, 3, 1)),
-        FakeOptions {
-            rate_limit: Some(50),
-            time_scale: 60.0,
-            ..FakeOptions::default()
-        },
-    )
-    .await;
+    let okta = tiny_limited(50, 60, 60.0).await;
     // Align to the start of a window for a stable count.
     let now = okta.virtual_now().as_millisecond();
     let to_next = 60_000 - now.rem_euclid(60_000);
@@ -253,14 +300,10 @@ async fn rate_limit_headers_count_down_and_reset() {
 
 #[tokio::test]
 async fn quota_429_past_the_limit() {
-    let okta = FakeOkta::start(
-        Org::generate(&OrgSpec::small(10, 3, 1)),
-        FakeOptions {
-            rate_limits: HashMap::from([(Bucket::UsersList, 3)]),
-            window_secs: 3600,
-            ..FakeOptions::default()
-        },
-    )
+    let okta = tiny_with(|options| {
+        options.rate_limits = HashMap::from([(Bucket::UsersList, 3)]);
+        options.window_secs = 3600;
+    })
     .await;
     let mut statuses = Vec::new();
     let mut last = None;
@@ -272,9 +315,9 @@ async fn quota_429_past_the_limit() {
     assert_eq!(statuses, [200, 200, 200, 429, 429]);
     let last = last.unwrap();
     assert_eq!(last.error_code(), "E0000047");
-    assert_eq!(last.num("x-rate-limit-limit"), 3);
-    assert_eq!(last.num("x-rate-limit-remaining"), 0);
-    assert!(last.num("x-rate-limit-reset") > okta.virtual_now().as_second());
+    let (limit, remaining, reset) = last.rate_limit();
+    assert_eq!((limit, remaining), (3, 0));
+    assert!(reset > okta.virtual_now().as_second());
     // Other buckets are unaffected (and advertise the "off" limit).
     let g = get(&okta, "/api/v1/groups").await;
     assert_eq!(g.status, 200);
@@ -289,15 +332,7 @@ async fn quota_429_past_the_limit() {
 
 #[tokio::test]
 async fn external_consumer_eats_the_budget() {
-    let okta = FakeOkta::start(
-        Org::generate(&OrgSpec::small(10, 3, 1)),
-        FakeOptions {
-            rate_limit: Some(100),
-            window_secs: 3600,
-            ..FakeOptions::default()
-        },
-    )
-    .await;
+    let okta = tiny_limited(100, 3600, 1.0).await;
     okta.faults().external_consumer(Bucket::UsersList, 1.0);
     let r = get(&okta, "/api/v1/users?limit=1").await;
     // Whatever the position in the hour, the other client already used its share so far.
@@ -309,14 +344,7 @@ async fn external_consumer_eats_the_budget() {
 
 #[tokio::test]
 async fn concurrency_429_with_zero_headers() {
-    let okta = FakeOkta::start(
-        Org::generate(&OrgSpec::small(10, 3, 1)),
-        FakeOptions {
-            concurrency_cap: Some(2),
-            ..FakeOptions::default()
-        },
-    )
-    .await;
+    let okta = tiny_with(|options| options.concurrency_cap = Some(2)).await;
     okta.faults().slow(Duration::from_millis(300));
     let client = client();
     let url = format!("{}/api/v1/users?limit=1", okta.base_url());
@@ -339,9 +367,9 @@ async fn concurrency_429_with_zero_headers() {
     );
     for r in refused {
         assert_eq!(r.error_code(), "E0000047");
-        assert_eq!(r.num("x-rate-limit-limit"), 0);
-        assert_eq!(r.num("x-rate-limit-remaining"), 0);
-        assert!(r.num("x-rate-limit-reset") > 0);
+        let (limit, remaining, reset) = r.rate_limit();
+        assert_eq!((limit, remaining), (0, 0));
+        assert!(reset > 0);
     }
     let c = okta.counters();
     assert_eq!((c.http_429, c.http_429_concurrency), (3, 3));
@@ -352,10 +380,8 @@ async fn mutation_shows_up_in_incremental_query() {
     let okta = small(50, 8).await;
     let since = okta_time(okta.virtual_now());
     let q = |since: &str| {
-        format!(
-            "/api/v1/users?search={}&limit=200",
-            urlencode(&format!("lastUpdated gt \"{since}\""))
-        )
+        let search = format!("lastUpdated gt \"{since}\"");
+        query_url("/api/v1/users", "search", &search, Some(200))
     };
     let (before, _) = collect_ids(&okta, &q(&since)).await;
     assert!(before.is_empty(), "generated history is before the clock");
@@ -369,10 +395,8 @@ async fn mutation_shows_up_in_incremental_query() {
     assert!(lu >= since.parse::<jiff::Timestamp>().unwrap());
     // ge works too, and a deactivation is found.
     okta.with_org(|o| o.set_user_status(&other, "DEPROVISIONED"));
-    let ge = format!(
-        "/api/v1/users?filter={}&limit=200",
-        urlencode(&format!("lastUpdated ge \"{since}\""))
-    );
+    let ge_since = format!("lastUpdated ge \"{since}\"");
+    let ge = query_url("/api/v1/users", "filter", &ge_since, Some(200));
     let (found, _) = collect_ids(&okta, &ge).await;
     assert_eq!(
         found.into_iter().collect::<BTreeSet<_>>(),
@@ -398,13 +422,7 @@ async fn membership_change_bumps_group_not_user() {
     let okta = small(50, 8).await;
     let since = okta_time(okta.virtual_now());
     let (group, user, user_lu) = okta.with_org(|o| {
-        let g = o
-            .groups()
-            .iter()
-            .find(|g| g.group_type == GroupType::Okta)
-            .unwrap()
-            .id
-            .clone();
+        let g = o.first_group_of(GroupType::Okta).unwrap().id.clone();
         let members: HashSet<&str> = o.members_of(&g).into_iter().collect();
         let u = o
             .users()
@@ -414,37 +432,25 @@ async fn membership_change_bumps_group_not_user() {
         (g, u.id.clone(), u.last_updated)
     });
     let filter = format!("lastUpdated gt \"{since}\" or lastMembershipUpdated gt \"{since}\"");
-    let url = format!("/api/v1/groups?filter={}&limit=200", urlencode(&filter));
+    let url = query_url("/api/v1/groups", "filter", &filter, Some(200));
     assert!(collect_ids(&okta, &url).await.0.is_empty());
     assert!(okta.with_org(|o| o.add_member(&group, &user)));
     assert_eq!(collect_ids(&okta, &url).await.0, [group.as_str()]);
     // The user's lastUpdated did not move, so incremental user search does not see it.
     let r = get(&okta, &format!("/api/v1/users/{user}")).await;
     assert_eq!(r.body["lastUpdated"], okta_time(user_lu));
-    let users_url = format!(
-        "/api/v1/users?search={}",
-        urlencode(&format!("lastUpdated gt \"{since}\""))
-    );
+    let updated_since = format!("lastUpdated gt \"{since}\"");
+    let users_url = query_url("/api/v1/users", "search", &updated_since, None);
     assert!(collect_ids(&okta, &users_url).await.0.is_empty());
     let (members, _) = collect_ids(&okta, &format!("/api/v1/groups/{group}/users?limit=2")).await;
     assert!(members.contains(&user));
-    let r = get(&okta, &format!("/api/v1/users/{user}/groups")).await;
-    assert!(r
-        .body
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|g| g["id"] == group.as_str()));
+    let user_groups = get(&okta, &format!("/api/v1/users/{user}/groups")).await;
+    assert!(user_groups.ids().contains(&group.as_str()));
     // Either filter clause alone, search too, and type eq.
-    let search = format!(
-        "/api/v1/groups?search={}",
-        urlencode(&format!("lastMembershipUpdated gt \"{since}\""))
-    );
+    let members_since = format!("lastMembershipUpdated gt \"{since}\"");
+    let search = query_url("/api/v1/groups", "search", &members_since, None);
     assert_eq!(collect_ids(&okta, &search).await.0, [group.as_str()]);
-    let by_name = format!(
-        "/api/v1/groups?filter={}",
-        urlencode(&format!("lastUpdated gt \"{since}\""))
-    );
+    let by_name = query_url("/api/v1/groups", "filter", &updated_since, None);
     assert!(collect_ids(&okta, &by_name).await.0.is_empty());
     okta.with_org(|o| o.rename_group(&group, "Renamed"));
     assert_eq!(collect_ids(&okta, &by_name).await.0, [group.as_str()]);
@@ -538,28 +544,19 @@ async fn auth_forbidden_and_not_found() {
     assert_eq!(bad.body["errorSummary"], "Invalid token provided");
     assert!(bad.body["errorId"].as_str().unwrap().starts_with("oae"));
     assert_eq!(bad.body["errorCauses"], serde_json::json!([]));
-    let none = client().get(&url).send().await.unwrap();
+    let none = raw_get(&url, None).await.unwrap();
     assert_eq!(none.status().as_u16(), 401);
     // The official Python SDK (okta 3.x) sends `SSWS<token>` without the space.
-    let glued = client()
-        .get(&url)
-        .header("Authorization", format!("SSWS{}", okta.token()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(glued.status().as_u16(), 200);
+    let glued = raw_get(&url, Some(format!("SSWS{}", okta.token()))).await;
+    assert_eq!(glued.unwrap().status().as_u16(), 200);
     okta.set_forbidden(Bucket::UserById, true);
     let id = okta.with_org(|o| o.users()[0].id.clone());
     let r = get(&okta, &format!("/api/v1/users/{id}/factors")).await;
     assert_eq!((r.status, r.error_code()), (403, "E0000006"));
     assert_eq!(get(&okta, "/api/v1/users").await.status, 200);
     okta.set_forbidden(Bucket::UserById, false);
-    assert_eq!(
-        get(&okta, &format!("/api/v1/users/{id}/factors"))
-            .await
-            .status,
-        200
-    );
+    let factors = format!("/api/v1/users/{id}/factors");
+    assert_eq!(status_of(&okta, &factors).await, 200);
     let r = get(&okta, "/api/v1/groups/00gnope/users").await;
     assert_eq!((r.status, r.error_code()), (404, "E0000007"));
     let r = get(&okta, "/api/v1/nothing/here").await;
@@ -582,37 +579,19 @@ async fn fault_injection() {
     assert_eq!(get(&okta, "/api/v1/groups").await.status, 200);
     let id = okta.with_org(|o| o.users()[1].id.clone());
     faults.fail_path_contains("/factors", 500, Some(1));
-    assert_eq!(
-        get(&okta, &format!("/api/v1/users/{id}/factors"))
-            .await
-            .status,
-        500
-    );
-    assert_eq!(
-        get(&okta, &format!("/api/v1/users/{id}/factors"))
-            .await
-            .status,
-        200
-    );
+    let factors = format!("/api/v1/users/{id}/factors");
+    assert_eq!(status_of(&okta, &factors).await, 500);
+    assert_eq!(status_of(&okta, &factors).await, 200);
     // Truncated body: the client sees an error reading the body.
     faults.truncate_next(1);
     let url = format!("{}/api/v1/users?limit=5", okta.base_url());
-    let r = client()
-        .get(&url)
-        .header("Authorization", format!("SSWS {}", okta.token()))
-        .send()
-        .await
-        .unwrap();
+    let token = format!("SSWS {}", okta.token());
+    let r = raw_get(&url, Some(token.clone())).await.unwrap();
     assert_eq!(r.status().as_u16(), 200);
     assert!(r.bytes().await.is_err(), "truncated body must fail");
     // Dropped connection.
     faults.drop_next(1);
-    let r = client()
-        .get(&url)
-        .header("Authorization", format!("SSWS {}", okta.token()))
-        .send()
-        .await;
-    assert!(r.is_err());
+    assert!(raw_get(&url, Some(token)).await.is_err());
     // Foreign next link.
     faults.foreign_next_link("https://evil.example.com");
     let r = get(&okta, "/api/v1/users?search=status%20pr&limit=5").await;
@@ -646,17 +625,9 @@ fn same_seed_same_org_and_realistic_content() {
     assert_ne!(a.users()[0].id, c.users()[0].id);
 
     let statuses: BTreeSet<&str> = a.users().iter().map(|u| u.status.as_str()).collect();
-    for s in [
-        "ACTIVE",
-        "STAGED",
-        "PROVISIONED",
-        "RECOVERY",
-        "LOCKED_OUT",
-        "PASSWORD_EXPIRED",
-        "SUSPENDED",
-        "DEPROVISIONED",
-        "ACTIVATING",
-    ] {
+    let every_status = "ACTIVE STAGED PROVISIONED RECOVERY LOCKED_OUT PASSWORD_EXPIRED SUSPENDED \
+        DEPROVISIONED ACTIVATING";
+    for s in every_status.split_whitespace() {
         assert!(statuses.contains(s), "missing status {s}");
     }
     let types: HashSet<GroupType> = a.groups().iter().map(|g| g.group_type).collect();

@@ -523,9 +523,12 @@ impl Org {
     }
 
     pub fn everyone(&self) -> Option<&FakeGroup> {
-        self.groups
-            .iter()
-            .find(|g| g.group_type == GroupType::BuiltIn)
+        self.first_group_of(GroupType::BuiltIn)
+    }
+
+    /// The first group of a type, in creation order.
+    pub fn first_group_of(&self, group_type: GroupType) -> Option<&FakeGroup> {
+        self.groups.iter().find(|g| g.group_type == group_type)
     }
 
     pub fn groups_of(&self, user_id: &str) -> Vec<&FakeGroup> {
