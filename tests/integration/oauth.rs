@@ -8,9 +8,11 @@ use crate::support;
 use std::collections::BTreeSet;
 use std::sync::{Arc, OnceLock};
 
-use okta_asset_connector::check::{self, Status};
+use okta_asset_connector::app::AppError;
+use okta_asset_connector::check::{self, Check, Report, Status};
 use okta_asset_connector::clock::{ScaledClock, SystemClock};
-use okta_asset_connector::config::{ConfigError, Needs, RawConfig};
+use okta_asset_connector::config::{Config, ConfigError, Needs, RawConfig};
+use okta_asset_connector::sync::Summary;
 use okta_fake::FakeIntake;
 use okta_fake::{FakeOkta, FakeOptions, OAuthClient, Org, OrgSpec};
 use support::binary;
@@ -43,6 +45,48 @@ async fn fake(users: usize, groups: usize, options: FakeOptions, client: OAuthCl
     let okta = FakeOkta::start(Org::generate(&OrgSpec::small(users, groups, 17)), options).await;
     okta.oauth().register(client);
     okta
+}
+
+/// An org of `users` and `groups` whose service app holds the public half of `key`.
+async fn fake_for(users: usize, groups: usize, key: &Key) -> FakeOkta {
+    let client = OAuthClient::new(CLIENT_ID, key.public.clone());
+    fake(users, groups, FakeOptions::default(), client).await
+}
+
+/// A full sync on the system clock, the events going to `output` (`-`: stdout) or the intake.
+async fn full_sync(
+    config: &Config,
+    output: Option<&str>,
+) -> (Option<Summary>, Result<(), AppError>) {
+    okta_asset_connector::app::sync_once(config, output, true, Arc::new(SystemClock)).await
+}
+
+/// The summary of a full sync that must succeed.
+async fn synced(config: &Config) -> Summary {
+    let (summary, result) = full_sync(config, None).await;
+    result.unwrap_or_else(|e| panic!("the sync failed: {e}"));
+    summary.expect("a summary")
+}
+
+/// An app that holds the public half of `key` and requires DPoP-bound tokens.
+fn dpop_app(key: &Key) -> OAuthClient {
+    let mut client = OAuthClient::new(CLIENT_ID, key.public.clone());
+    client.require_dpop = true;
+    client
+}
+
+/// The error of a full sync that must fail, as shown.
+async fn failed_sync(config: &Config) -> String {
+    full_sync(config, Some("-"))
+        .await
+        .1
+        .unwrap_err()
+        .to_string()
+}
+
+/// The verdict of check `name`.
+fn named<'a>(report: &'a Report, name: &str) -> &'a Check {
+    report.checks.iter().find(|c| c.name == name).unwrap()
 }
 
 /// The lines of a PEM's body: none may ever appear in output.
@@ -80,9 +124,7 @@ async fn client_credentials_with_rs256_and_es256_keys() {
         );
         assert_no_secret(&debug, &okta, key);
 
-        let (summary, result) =
-            okta_asset_connector::app::sync_once(&config, None, true, Arc::new(SystemClock)).await;
-        result.unwrap_or_else(|e| panic!("{alg}: {e}"));
+        let summary = synced(&config).await;
         assert_eq!(intake.items_by_user().len(), 300, "{alg}");
         let stats = okta.oauth().stats();
         assert_eq!(
@@ -103,18 +145,9 @@ async fn client_credentials_with_rs256_and_es256_keys() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_endpoint_errors_are_clear_and_secret_free() {
     // The app holds the EC key; the connector signs with the RSA one.
-    let okta = fake(
-        20,
-        2,
-        FakeOptions::default(),
-        OAuthClient::new(CLIENT_ID, ec_key().public.clone()),
-    )
-    .await;
+    let okta = fake_for(20, 2, ec_key()).await;
     let wrong_key = config(&okta, None, |raw| use_oauth(raw, rsa_key()));
-    let (_, result) =
-        okta_asset_connector::app::sync_once(&wrong_key, Some("-"), true, Arc::new(SystemClock))
-            .await;
-    let error = result.unwrap_err().to_string();
+    let error = failed_sync(&wrong_key).await;
     assert!(
         error.contains("invalid_client") && error.contains("Public key / Private key"),
         "{error}"
@@ -128,7 +161,7 @@ async fn token_endpoint_errors_are_clear_and_secret_free() {
         raw.client_id = Some("0oa-unknown".into());
     });
     let report = check::run(&unknown, Arc::new(SystemClock)).await;
-    let token = report.checks.iter().find(|c| c.name == "token").unwrap();
+    let token = named(&report, "token");
     assert_eq!(token.status, Status::Fail, "{token:?}");
     assert!(token.reason.contains("invalid_client"), "{token:?}");
     assert_no_secret(&format!("{report:?}"), &okta, ec_key());
@@ -136,16 +169,12 @@ async fn token_endpoint_errors_are_clear_and_secret_free() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dpop_with_the_nonce_challenge() {
-    let mut client = OAuthClient::new(CLIENT_ID, ec_key().public.clone());
-    client.require_dpop = true;
-    let okta = fake(400, 12, FakeOptions::default(), client).await;
+    let okta = fake(400, 12, FakeOptions::default(), dpop_app(ec_key())).await;
     let intake = FakeIntake::start(INTAKE_KEY).await;
 
     // dpop = auto: the first request has no proof; Okta asks for one, then for a nonce.
     let config_auto = config(&okta, Some(&intake), |raw| use_oauth(raw, ec_key()));
-    let (_, result) =
-        okta_asset_connector::app::sync_once(&config_auto, None, true, Arc::new(SystemClock)).await;
-    result.unwrap();
+    assert_eq!(synced(&config_auto).await.users, 400);
     assert_eq!(intake.items_by_user().len(), 400);
     let stats = okta.oauth().stats();
     assert_eq!(
@@ -170,7 +199,7 @@ async fn dpop_with_the_nonce_challenge() {
         raw.dpop = Some(okta_asset_connector::config::DpopSetting::Bool(true));
     });
     let report = check::run(&config_on, Arc::new(SystemClock)).await;
-    let token = report.checks.iter().find(|c| c.name == "token").unwrap();
+    let token = named(&report, "token");
     assert_eq!(token.status, Status::Ok, "{token:?}");
     assert!(token.reason.contains("DPoP-bound"), "{token:?}");
     assert_eq!(
@@ -186,10 +215,7 @@ async fn dpop_with_the_nonce_challenge() {
             "false".into(),
         ));
     });
-    let (_, result) =
-        okta_asset_connector::app::sync_once(&config_off, Some("-"), true, Arc::new(SystemClock))
-            .await;
-    let error = result.unwrap_err().to_string();
+    let error = failed_sync(&config_off).await;
     assert!(
         error.contains("invalid_dpop_proof") && error.contains("dpop"),
         "{error}"
@@ -241,19 +267,11 @@ async fn token_expiry_is_renewed_before_it_happens_mid_sync() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoked_token_is_renewed_once_and_a_second_401_fails_clearly() {
-    let okta = fake(
-        800,
-        20,
-        FakeOptions::default(),
-        OAuthClient::new(CLIENT_ID, ec_key().public.clone()),
-    )
-    .await;
+    let okta = fake_for(800, 20, ec_key()).await;
     let intake = FakeIntake::start(INTAKE_KEY).await;
     okta.oauth().revoke_after_api_requests(30);
     let config = config(&okta, Some(&intake), |raw| use_oauth(raw, ec_key()));
-    let (_, result) =
-        okta_asset_connector::app::sync_once(&config, None, true, Arc::new(SystemClock)).await;
-    result.unwrap();
+    synced(&config).await;
     assert_eq!(intake.items_by_user().len(), 800);
     let stats = okta.oauth().stats();
     assert_eq!(
@@ -265,9 +283,7 @@ async fn a_revoked_token_is_renewed_once_and_a_second_401_fails_clearly() {
     // Every token refused: renewed once, then a clear error.
     okta.oauth().reject_all_tokens(true);
     let before = okta.oauth().stats().tokens_issued;
-    let (_, result) =
-        okta_asset_connector::app::sync_once(&config, Some("-"), true, Arc::new(SystemClock)).await;
-    let error = result.unwrap_err().to_string();
+    let error = failed_sync(&config).await;
     assert!(
         error.contains("HTTP 401") && error.contains("freshly issued OAuth access token"),
         "{error}"
@@ -287,15 +303,7 @@ async fn a_missing_scope_is_reported_by_check_and_sync() {
     let no_groups = config(&okta, None, |raw| use_oauth(raw, rsa_key()));
 
     let report = check::run(&no_groups, Arc::new(SystemClock)).await;
-    let by_name = |name: &str| {
-        report
-            .checks
-            .iter()
-            .find(|c| c.name == name)
-            .unwrap()
-            .clone()
-    };
-    let token = by_name("token");
+    let token = named(&report, "token");
     assert_eq!(token.status, Status::Warn, "{token:?}");
     assert!(
         token.reason.contains("missing: okta.groups.read"),
@@ -306,10 +314,10 @@ async fn a_missing_scope_is_reported_by_check_and_sync() {
             && token.fix.contains("Read-Only Administrator"),
         "{token:?}"
     );
-    let groups = by_name("groups");
+    let groups = named(&report, "groups");
     assert_eq!(groups.status, Status::Fail, "{groups:?}");
     assert!(groups.fix.contains("grant okta.groups.read"), "{groups:?}");
-    assert_eq!(by_name("roles").status, Status::Ok);
+    assert_eq!(named(&report, "roles").status, Status::Ok);
     assert!(!report.success);
     assert!(okta
         .oauth()
@@ -317,10 +325,7 @@ async fn a_missing_scope_is_reported_by_check_and_sync() {
         .refused
         .contains(&"invalid_scope".to_string()));
 
-    let (_, result) =
-        okta_asset_connector::app::sync_once(&no_groups, Some("-"), true, Arc::new(SystemClock))
-            .await;
-    let error = result.unwrap_err().to_string();
+    let error = failed_sync(&no_groups).await;
     assert!(
         error.contains("E0000006") && error.contains("okta.groups.read"),
         "{error}"
@@ -333,32 +338,22 @@ async fn a_missing_scope_is_reported_by_check_and_sync() {
     let okta = fake(100, 5, FakeOptions::default(), client).await;
     let intake = FakeIntake::start(INTAKE_KEY).await;
     let no_roles = config(&okta, Some(&intake), |raw| use_oauth(raw, rsa_key()));
-    let (summary, result) =
-        okta_asset_connector::app::sync_once(&no_roles, None, true, Arc::new(SystemClock)).await;
-    result.unwrap();
-    let summary = summary.unwrap();
+    let summary = synced(&no_roles).await;
     assert_eq!(summary.admin_unknown, summary.users, "{summary:?}");
     assert_eq!(intake.items_by_user().len(), 100);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_sync_with_oauth_and_dpop_delivers_what_the_ssws_sync_delivers() {
-    let mut client = OAuthClient::new(CLIENT_ID, ec_key().public.clone());
-    client.require_dpop = true;
-    let okta = fake(3000, 60, FakeOptions::default(), client).await;
+    let okta = fake(3000, 60, FakeOptions::default(), dpop_app(ec_key())).await;
 
     let ssws_intake = FakeIntake::start(INTAKE_KEY).await;
     let ssws = config(&okta, Some(&ssws_intake), |_| {});
-    let (_, result) =
-        okta_asset_connector::app::sync_once(&ssws, None, true, Arc::new(SystemClock)).await;
-    result.unwrap();
+    synced(&ssws).await;
 
     let oauth_intake = FakeIntake::start(INTAKE_KEY).await;
     let oauth = config(&okta, Some(&oauth_intake), |raw| use_oauth(raw, ec_key()));
-    let (summary, result) =
-        okta_asset_connector::app::sync_once(&oauth, None, true, Arc::new(SystemClock)).await;
-    result.unwrap();
-    let summary = summary.unwrap();
+    let summary = synced(&oauth).await;
 
     let events = oauth_intake.items_by_user();
     okta.with_org(|org| {
@@ -513,9 +508,7 @@ fn configuration_errors_are_clear_and_never_quote_the_key() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_never_prints_the_key_or_the_token() {
-    let mut client = OAuthClient::new(CLIENT_ID, rsa_key().public.clone());
-    client.require_dpop = true;
-    let okta = fake(150, 6, FakeOptions::default(), client).await;
+    let okta = fake(150, 6, FakeOptions::default(), dpop_app(rsa_key())).await;
     okta.oauth().revoke_after_api_requests(5);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("events.json");
