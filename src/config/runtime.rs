@@ -267,20 +267,8 @@ fn is_blank(value: &Value) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::sources::env_of;
     use serde_json::json;
-
-    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let pairs: Vec<(String, String)> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |name| {
-            pairs
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-        }
-    }
 
     #[test]
     fn the_file_wins_over_the_variable_and_variables_may_be_base64() {

@@ -22,6 +22,16 @@ use super::{ConfigError, LogFormat, Needs, Source, CONFIG_FILE_ENV, SYMPHONY_DIR
 /// Reads an environment variable (injectable, for tests).
 pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
+/// An environment holding exactly `pairs`, for tests.
+#[cfg(test)]
+pub(crate) fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let env: std::collections::HashMap<String, String> = pairs
+        .iter()
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .collect();
+    move |name| env.get(name).cloned()
+}
+
 /// The name under which discovery looks for a config file.
 const APP_DIR: &str = "okta-asset-connector";
 /// The system-wide config file, looked for after the user's.

@@ -48,17 +48,13 @@ fn json(output: &Output) -> Value {
     })
 }
 
+/// An environment holding exactly `pairs`.
 fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-    let pairs: Vec<(String, String)> = pairs
+    let env: std::collections::BTreeMap<String, String> = pairs
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    move |name| {
-        pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    }
+    move |name| env.get(name).cloned()
 }
 
 /// A valid Okta and intake configuration in the environment, without anything else.
@@ -148,9 +144,8 @@ fn every_source_names_the_key_and_itself_and_never_the_value() {
     for spec in keys {
         // Environment.
         let env = env_of(&[(spec.env[0], CANARY)]);
-        let error = first_error(&LoadRequest::default(), &env);
-        assert_eq!(error.0, format!("{} (env {})", spec.name, spec.env[0]));
-        assert!(!error.1.contains(CANARY), "{}", error.1);
+        let source = format!("{} (env {})", spec.name, spec.env[0]);
+        assert_first_error(&LoadRequest::default(), &env, &source, CANARY);
         // Flag.
         if let Some(long) = spec.flag.long() {
             if let Flag::Value { .. } = spec.flag {
@@ -160,9 +155,8 @@ fn every_source_names_the_key_and_itself_and_never_the_value() {
                     flags,
                     ..LoadRequest::default()
                 };
-                let error = first_error(&request, &|_| None);
-                assert_eq!(error.0, format!("{} (--{long})", spec.name));
-                assert!(!error.1.contains(CANARY), "{}", error.1);
+                let source = format!("{} (--{long})", spec.name);
+                assert_first_error(&request, &|_| None, &source, CANARY);
             }
         }
         // Config file, TOML and JSON.
@@ -176,12 +170,8 @@ fn every_source_names_the_key_and_itself_and_never_the_value() {
                 config_file: Some(path.clone()),
                 ..LoadRequest::default()
             };
-            let error = first_error(&request, &|_| None);
-            assert_eq!(
-                error.0,
-                format!("{} (config file {})", spec.name, path.display())
-            );
-            assert!(!error.1.contains(CANARY), "{}", error.1);
+            let source = format!("{} (config file {})", spec.name, path.display());
+            assert_first_error(&request, &|_| None, &source, CANARY);
         }
     }
     // Sekoia runtime settings, as a file and as a variable.
@@ -196,20 +186,21 @@ fn every_source_names_the_key_and_itself_and_never_the_value() {
         symphony_dir: Some(runtime.clone()),
         ..LoadRequest::default()
     };
-    let error = first_error(&request, &|_| None);
-    assert_eq!(
-        error.0,
-        "batch_size (Sekoia runtime file connector_configuration)"
-    );
-    assert!(!error.1.contains(CANARY));
+    let source = "batch_size (Sekoia runtime file connector_configuration)";
+    assert_first_error(&request, &|_| None, source, CANARY);
     let env = env_of(&[("MODULE_CONFIGURATION", "{\"apikey\": 1234567890123}")]);
-    let error = first_error(&LoadRequest::default(), &env);
-    assert_eq!(error.0, "apikey (env MODULE_CONFIGURATION)");
-    assert!(!error.1.contains("1234567890123"), "{}", error.1);
+    let source = "apikey (env MODULE_CONFIGURATION)";
+    assert_first_error(&LoadRequest::default(), &env, source, "1234567890123");
 }
 
-/// `(key (source), whole message)` of the first configuration error.
-fn first_error(request: &LoadRequest, env: &dyn Fn(&str) -> Option<String>) -> (String, String) {
+/// Asserts that the first configuration error is about `key (source)` and does not quote
+/// `value`.
+fn assert_first_error(
+    request: &LoadRequest,
+    env: &dyn Fn(&str) -> Option<String>,
+    key_and_source: &str,
+    value: &str,
+) {
     let loaded = config::load(request, env);
     let message = loaded.validate(Needs::Okta).unwrap_err().to_string();
     let head = message
@@ -217,7 +208,8 @@ fn first_error(request: &LoadRequest, env: &dyn Fn(&str) -> Option<String>) -> (
         .and_then(|rest| rest.split_once("): "))
         .map(|(head, _)| format!("{head})"))
         .unwrap_or_else(|| panic!("not an invalid-value error: {message}"));
-    (head, message)
+    assert_eq!(head, key_and_source);
+    assert!(!message.contains(value), "{message}");
 }
 
 #[test]
@@ -349,22 +341,7 @@ fn quiet_hides_warnings_and_rust_log_wins() {
 /// Runs the binary with its stderr on a pseudo-terminal; returns what the terminal showed.
 #[cfg(unix)]
 fn stderr_on_a_terminal(args: &[&str], env: &[(&str, &str)]) -> String {
-    use std::os::fd::{FromRawFd, OwnedFd};
-    let (mut master, mut slave) = (0, 0);
-    // SAFETY: openpty writes two descriptors it opened into the out-pointers; the others
-    // may be null.
-    let status = unsafe {
-        libc::openpty(
-            &mut master,
-            &mut slave,
-            std::ptr::null_mut(),
-            std::ptr::null(),
-            std::ptr::null(),
-        )
-    };
-    assert_eq!(status, 0, "openpty");
-    // SAFETY: both descriptors were just opened and are owned by nobody else.
-    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    let (master, slave) = crate::support::terminal::open_pty();
     let mut child = binary::command()
         .envs(env.iter().copied())
         .args(args)
@@ -400,15 +377,18 @@ fn no_color_is_honoured_on_a_terminal() {
 
 // ---------------------------------------------------------------------- token hygiene
 
+/// Tokens pasted wrongly, and what the error says about each.
+const TOKEN_MISTAKES: [(&str, &str); 5] = [
+    ("\"c4n4ry-s3cr3t-9f8e7d\"", "is wrapped in quotes"),
+    ("'c4n4ry-s3cr3t-9f8e7d'", "is wrapped in quotes"),
+    ("c4n4ry-s3cr3t\n-9f8e7d", "spans several lines"),
+    ("c4n4ry-s3cr3t -9f8e7d", "contains a space"),
+    ("SSWS c4n4ry-s3cr3t 9f8e7d", "contains a space"),
+];
+
 #[test]
 fn token_mistakes_are_configuration_errors_with_the_fix() {
-    for (token, needle) in [
-        ("\"c4n4ry-s3cr3t-9f8e7d\"", "is wrapped in quotes"),
-        ("'c4n4ry-s3cr3t-9f8e7d'", "is wrapped in quotes"),
-        ("c4n4ry-s3cr3t\n-9f8e7d", "spans several lines"),
-        ("c4n4ry-s3cr3t -9f8e7d", "contains a space"),
-        ("SSWS c4n4ry-s3cr3t 9f8e7d", "contains a space"),
-    ] {
+    for (token, needle) in TOKEN_MISTAKES {
         let output = run(
             &["sync", "--output", "-"],
             &with(&[("OKTA_API_TOKEN", token)]),

@@ -1,18 +1,5 @@
 use super::*;
 
-fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-    let pairs: Vec<(String, String)> = pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    move |name| {
-        pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    }
-}
-
 #[test]
 fn later_sources_win() {
     let file = RawConfig::from_text("base_url = \"file.okta.com\"\nbatch_size = 10\n").unwrap();

@@ -375,15 +375,7 @@ fn parse_url(name: &'static str, text: &str) -> Result<Url, PlatformError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-        move |name| {
-            pairs
-                .iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| v.to_string())
-        }
-    }
+    use crate::config::sources::env_of;
 
     #[test]
     fn urls_derive_from_the_callback_as_the_sdk_does() {

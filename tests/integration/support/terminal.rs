@@ -134,7 +134,8 @@ impl Drop for Terminal {
     }
 }
 
-fn open_pty() -> (OwnedFd, OwnedFd) {
+/// A pseudo-terminal of 40 rows and the test columns: its master and slave ends.
+pub fn open_pty() -> (OwnedFd, OwnedFd) {
     let (mut master, mut slave) = (0, 0);
     let size = libc::winsize {
         ws_row: 40,
