@@ -24,21 +24,8 @@ pub fn normalize_okta_origin(input: &str, allow_insecure_http: bool) -> Result<U
     } else {
         format!("https://{trimmed}")
     };
-    // Text that is not a URL is not echoed: it may be a secret set in the wrong variable.
-    let url = Url::parse(&with_scheme)
-        .map_err(|e| ConfigError::invalid(key, format!("not a URL ({e})")))?;
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(ConfigError::invalid(
-            key,
-            format!(
-                "{}: credentials in the URL are not allowed; put the API token in OKTA_API_TOKEN",
-                // From the text, cut at its last `@`: the parser may have taken part of a
-                // password containing `@` for the host or path.
-                redact_url_text(&with_scheme)
-            ),
-        ));
-    }
-    check_scheme(key, &url, allow_insecure_http)?;
+    let token_home = "the API token in OKTA_API_TOKEN";
+    let url = parse_without_credentials(key, &with_scheme, token_home, allow_insecure_http)?;
     if url.path() != "/" && !url.path().is_empty() {
         let hint = if url.path().starts_with("/oauth2") || url.path().starts_with("/api") {
             "use the org URL only (https://acme.okta.com), without /api/v1 or /oauth2"
@@ -73,17 +60,28 @@ pub fn normalize_okta_origin(input: &str, allow_insecure_http: bool) -> Result<U
 
 /// The intake URL: HTTPS (or loopback HTTP when allowed), no credentials.
 pub fn validate_intake_url(input: &str, allow_insecure_http: bool) -> Result<Url, ConfigError> {
-    let key = "intake_url";
-    let url = Url::parse(input.trim())
-        .map_err(|e| ConfigError::invalid(key, format!("not a URL ({e})")))?;
+    let key_home = "the intake key in INTAKE_API_KEY";
+    parse_without_credentials("intake_url", input.trim(), key_home, allow_insecure_http)
+}
+
+/// `text` as a URL of `key` that carries no credentials (`secret_home` says where the secret
+/// goes instead) and is HTTPS, or loopback HTTP when allowed.
+fn parse_without_credentials(
+    key: &'static str,
+    text: &str,
+    secret_home: &str,
+    allow_insecure_http: bool,
+) -> Result<Url, ConfigError> {
+    // Text that is not a URL is not echoed: it may be a secret set in the wrong variable.
+    let url =
+        Url::parse(text).map_err(|e| ConfigError::invalid(key, format!("not a URL ({e})")))?;
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(ConfigError::invalid(
-            key,
-            format!(
-                "{}: credentials in the URL are not allowed; put the intake key in INTAKE_API_KEY",
-                redact_url_text(input)
-            ),
-        ));
+        // From the text, cut at its last `@`: the parser may have taken part of a password
+        // containing `@` for the host or path.
+        let redacted = redact_url_text(text);
+        let reason =
+            format!("{redacted}: credentials in the URL are not allowed; put {secret_home}");
+        return Err(ConfigError::invalid(key, reason));
     }
     check_scheme(key, &url, allow_insecure_http)?;
     Ok(url)

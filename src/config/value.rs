@@ -5,7 +5,9 @@
 //! `FREQUENCY`, an API key in a number field) must never reach a log line. Errors say what was
 //! expected instead.
 
+use std::marker::PhantomData;
 use std::path::PathBuf;
+use std::str::FromStr;
 
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
@@ -74,82 +76,57 @@ impl Kind for PathValue {
     }
 }
 
-/// Reads an unsigned integer from JSON: a number, or (lenient) a string holding one.
-fn json_integer(value: &Value, lenient: bool, expected: &'static str) -> Result<u64, String> {
-    match value {
-        Value::Number(number) => number.as_u64().ok_or_else(|| expected.to_string()),
-        Value::String(text) if lenient => text.trim().parse().map_err(|_| expected.to_string()),
-        _ => Err(expected.to_string()),
+/// Reads `text`, trimmed, as a `T`; the error is `expected`, which never quotes the text.
+fn parse_trimmed<T: FromStr>(text: &str, expected: &str) -> Parsed<T> {
+    let value = text.trim().parse().map_err(|_| expected.to_string())?;
+    Ok((value, None))
+}
+
+/// What a kind of number expects, said by its errors instead of the value.
+pub trait Expected {
+    const EXPECTED: &'static str;
+}
+
+/// A number of type `T` from text, or from JSON: a number, or (lenient) a string holding one.
+/// Errors say what `E` expects. A JSON number is read from its text, so a fraction or a
+/// negative number is refused for an unsigned integer as it is in text.
+pub struct NumberOf<T, E>(PhantomData<(T, E)>);
+impl<T: FromStr + ToString, E: Expected> Kind for NumberOf<T, E> {
+    type Value = T;
+    fn from_text(text: &str) -> Parsed<T> {
+        parse_trimmed(text, E::EXPECTED)
+    }
+    fn from_json(value: &Value, lenient: bool) -> Parsed<T> {
+        match value {
+            Value::Number(number) => parse_trimmed(&number.to_string(), E::EXPECTED),
+            Value::String(text) if lenient => parse_trimmed(text, E::EXPECTED),
+            _ => Err(E::EXPECTED.into()),
+        }
+    }
+    fn show(value: &T) -> String {
+        value.to_string()
     }
 }
 
 /// A whole number of seconds.
-pub struct Seconds;
-const SECONDS_EXPECTED: &str = "expected a whole number of seconds, e.g. 1200";
-impl Kind for Seconds {
-    type Value = u64;
-    fn from_text(text: &str) -> Parsed<u64> {
-        let value = text
-            .trim()
-            .parse()
-            .map_err(|_| SECONDS_EXPECTED.to_string())?;
-        Ok((value, None))
-    }
-    fn from_json(value: &Value, lenient: bool) -> Parsed<u64> {
-        Ok((json_integer(value, lenient, SECONDS_EXPECTED)?, None))
-    }
-    fn show(value: &u64) -> String {
-        value.to_string()
-    }
+pub type Seconds = NumberOf<u64, WholeSeconds>;
+pub struct WholeSeconds;
+impl Expected for WholeSeconds {
+    const EXPECTED: &'static str = "expected a whole number of seconds, e.g. 1200";
 }
 
 /// A count (events per batch, requests in flight).
-pub struct Count;
-const COUNT_EXPECTED: &str = "expected a whole number, e.g. 100";
-impl Kind for Count {
-    type Value = usize;
-    fn from_text(text: &str) -> Parsed<usize> {
-        let value = text
-            .trim()
-            .parse()
-            .map_err(|_| COUNT_EXPECTED.to_string())?;
-        Ok((value, None))
-    }
-    fn from_json(value: &Value, lenient: bool) -> Parsed<usize> {
-        let number = json_integer(value, lenient, COUNT_EXPECTED)?;
-        let value = usize::try_from(number).map_err(|_| COUNT_EXPECTED.to_string())?;
-        Ok((value, None))
-    }
-    fn show(value: &usize) -> String {
-        value.to_string()
-    }
+pub type Count = NumberOf<usize, WholeNumber>;
+pub struct WholeNumber;
+impl Expected for WholeNumber {
+    const EXPECTED: &'static str = "expected a whole number, e.g. 100";
 }
 
 /// A decimal number (a fraction of a rate-limit bucket).
-pub struct Number;
-const NUMBER_EXPECTED: &str = "expected a decimal number, e.g. 0.5";
-impl Kind for Number {
-    type Value = f64;
-    fn from_text(text: &str) -> Parsed<f64> {
-        let value = text
-            .trim()
-            .parse()
-            .map_err(|_| NUMBER_EXPECTED.to_string())?;
-        Ok((value, None))
-    }
-    fn from_json(value: &Value, lenient: bool) -> Parsed<f64> {
-        match value {
-            Value::Number(number) => number
-                .as_f64()
-                .map(|value| (value, None))
-                .ok_or_else(|| NUMBER_EXPECTED.to_string()),
-            Value::String(text) if lenient => Self::from_text(text),
-            _ => Err(NUMBER_EXPECTED.into()),
-        }
-    }
-    fn show(value: &f64) -> String {
-        value.to_string()
-    }
+pub type Number = NumberOf<f64, Decimal>;
+pub struct Decimal;
+impl Expected for Decimal {
+    const EXPECTED: &'static str = "expected a decimal number, e.g. 0.5";
 }
 
 /// A boolean: `1`, `true`, `yes`, `on` or `0`, `false`, `no`, `off` in text (any case).
@@ -218,31 +195,44 @@ impl Kind for Secret {
     }
 }
 
-/// The Okta API token: sent as `Authorization: SSWS <token>`.
-pub struct OktaToken;
-impl Kind for OktaToken {
+/// A secret sent after `SCHEME ` in an `Authorization` header.
+pub trait HeaderScheme {
+    const SCHEME: &'static str;
+    /// What the secret is, for errors: `the Okta API token`.
+    const WHAT: &'static str;
+}
+
+/// A token or key sent in an `Authorization` header, read with [`header_secret`]'s hygiene.
+pub struct HeaderToken<S>(PhantomData<S>);
+impl<S: HeaderScheme> Kind for HeaderToken<S> {
     type Value = SecretString;
     const SECRET: bool = true;
     fn from_text(text: &str) -> Parsed<SecretString> {
-        header_secret(text, "SSWS", "the Okta API token")
+        header_secret(text, S::SCHEME, S::WHAT)
     }
     fn show(_: &SecretString) -> String {
         "set".into()
     }
 }
 
-/// The intake API key: sent as `Authorization: Bearer <key>`.
-pub struct IntakeKey;
-impl Kind for IntakeKey {
-    type Value = SecretString;
-    const SECRET: bool = true;
-    fn from_text(text: &str) -> Parsed<SecretString> {
-        header_secret(text, "Bearer", "the intake API key")
-    }
-    fn show(_: &SecretString) -> String {
-        "set".into()
-    }
+/// `Authorization: SSWS <token>`.
+pub struct Ssws;
+impl HeaderScheme for Ssws {
+    const SCHEME: &'static str = "SSWS";
+    const WHAT: &'static str = "the Okta API token";
 }
+
+/// `Authorization: Bearer <key>`.
+pub struct Bearer;
+impl HeaderScheme for Bearer {
+    const SCHEME: &'static str = "Bearer";
+    const WHAT: &'static str = "the intake API key";
+}
+
+/// The Okta API token.
+pub type OktaToken = HeaderToken<Ssws>;
+/// The intake API key.
+pub type IntakeKey = HeaderToken<Bearer>;
 
 /// The hygiene of a pasted token or key, which goes after `scheme ` in an `Authorization`
 /// header: surrounding whitespace is trimmed (a trailing newline from `$(cat file)` or a
