@@ -53,31 +53,37 @@ pub enum Refusal {
     NotARegularFile { path: PathBuf },
 }
 
+impl Refusal {
+    /// The directory or file refused.
+    pub fn path(&self) -> &Path {
+        match self {
+            Refusal::OwnedByOther { path, .. }
+            | Refusal::WritableByAnyone { path, .. }
+            | Refusal::WritableByForeignGroup { path, .. }
+            | Refusal::NotARegularFile { path } => path,
+        }
+    }
+}
+
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let path = self.path().display();
         match self {
-            Refusal::OwnedByOther { path, owner, process } => write!(
+            Refusal::OwnedByOther { owner, process, .. } => write!(
                 f,
-                "{} belongs to uid {owner}, not to uid {process} that runs the connector: that user could replace the state (forged cursors skip changes, forged users are sent as deleted); fix: chown -R {process} {}, or run the connector as uid {owner}",
-                path.display(),
-                path.display()
+                "{path} belongs to uid {owner}, not to uid {process} that runs the connector: that user could replace the state (forged cursors skip changes, forged users are sent as deleted); fix: chown -R {process} {path}, or run the connector as uid {owner}"
             ),
-            Refusal::WritableByAnyone { path, mode } => write!(
+            Refusal::WritableByAnyone { mode, .. } => write!(
                 f,
-                "{} has mode {mode:04o}: every user of the host may replace the state files in it; fix: chmod 700 {}",
-                path.display(),
-                path.display()
+                "{path} has mode {mode:04o}: every user of the host may replace the state files in it; fix: chmod 700 {path}"
             ),
-            Refusal::WritableByForeignGroup { path, gid, mode } => write!(
+            Refusal::WritableByForeignGroup { gid, mode, .. } => write!(
                 f,
-                "{} has mode {mode:04o} and group {gid}, a group the connector's process is not in: its members may replace the state files; fix: chmod 700 {} (or chgrp it to the connector's own group)",
-                path.display(),
-                path.display()
+                "{path} has mode {mode:04o} and group {gid}, a group the connector's process is not in: its members may replace the state files; fix: chmod 700 {path} (or chgrp it to the connector's own group)"
             ),
-            Refusal::NotARegularFile { path } => write!(
+            Refusal::NotARegularFile { .. } => write!(
                 f,
-                "{} is a symbolic link or not a regular file: the state must be a plain file of the state directory; fix: move it away (the next cycle is then a full sync)",
-                path.display()
+                "{path} is a symbolic link or not a regular file: the state must be a plain file of the state directory; fix: move it away (the next cycle is then a full sync)"
             ),
         }
     }
@@ -98,18 +104,20 @@ pub enum Exposure {
 impl fmt::Display for Exposure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Exposure::GroupWritable { path, gid, mode } => write!(
-                f,
-                "state directory {} has mode {mode:04o}: other processes of group {gid} may write in it (a Kubernetes volume with fsGroup looks like this; fine when only this connector uses the volume); to silence this, chmod 700 {}",
-                path.display(),
-                path.display()
-            ),
-            Exposure::StickyWorldWritable { path, mode } => write!(
-                f,
-                "state directory {} has mode {mode:04o}: every user may create files in it (they cannot replace the connector's own); use a private directory: chmod 700 {}, or set state_dir elsewhere",
-                path.display(),
-                path.display()
-            ),
+            Exposure::GroupWritable { path, gid, mode } => {
+                let path = path.display();
+                write!(
+                    f,
+                    "state directory {path} has mode {mode:04o}: other processes of group {gid} may write in it (a Kubernetes volume with fsGroup looks like this; fine when only this connector uses the volume); to silence this, chmod 700 {path}"
+                )
+            }
+            Exposure::StickyWorldWritable { path, mode } => {
+                let path = path.display();
+                write!(
+                    f,
+                    "state directory {path} has mode {mode:04o}: every user may create files in it (they cannot replace the connector's own); use a private directory: chmod 700 {path}, or set state_dir elsewhere"
+                )
+            }
         }
     }
 }

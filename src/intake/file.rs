@@ -213,14 +213,32 @@ mod tests {
     use super::*;
     use std::fs;
 
+    /// An output to `path` holding one event, not finished.
+    fn one_event_to(path: &Path, format: Format) -> FileOutput {
+        let mut out = FileOutput::create(path, format).unwrap();
+        out.write(batch(&[r#"{"a":1}"#])).unwrap();
+        out
+    }
+
+    /// A new temporary directory and `out.json` in it.
+    fn out_json() -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.json");
+        (dir, path)
+    }
+
+    /// How many entries `dir` holds.
+    fn entries(dir: &Path) -> usize {
+        fs::read_dir(dir).unwrap().count()
+    }
+
     fn batch(events: &[&str]) -> Batch {
         Batch::from_items(events.iter().map(|e| e.as_bytes().to_vec()).collect())
     }
 
     #[test]
     fn sekoia_file_holds_one_envelope_per_line() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("out.json");
+        let (dir, path) = out_json();
         let mut out = FileOutput::create(&path, Format::Sekoia).unwrap();
         let d = out.write(batch(&[r#"{"a":1}"#, r#"{"b":2}"#])).unwrap();
         out.write(batch(&[r#"{"c":3}"#])).unwrap();
@@ -232,11 +250,7 @@ mod tests {
             text,
             "{\"version\":1,\"items\":[{\"a\":1},{\"b\":2}]}\n{\"version\":1,\"items\":[{\"c\":3}]}\n"
         );
-        assert_eq!(
-            fs::read_dir(dir.path()).unwrap().count(),
-            1,
-            "no temporary file left"
-        );
+        assert_eq!(entries(dir.path()), 1, "no temporary file left");
     }
 
     #[test]
@@ -256,31 +270,25 @@ mod tests {
 
     #[test]
     fn an_unfinished_output_leaves_nothing_and_keeps_the_old_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("out.json");
+        let (dir, path) = out_json();
         fs::write(&path, "previous run\n").unwrap();
-        let mut out = FileOutput::create(&path, Format::Sekoia).unwrap();
-        out.write(batch(&[r#"{"a":1}"#])).unwrap();
-        drop(out);
+        drop(one_event_to(&path, Format::Sekoia));
         assert_eq!(fs::read_to_string(&path).unwrap(), "previous run\n");
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+        assert_eq!(entries(dir.path()), 1);
     }
 
     #[cfg(unix)]
     #[test]
     fn the_temporary_file_has_a_random_name_and_the_output_is_private() {
         use std::os::unix::fs::{MetadataExt, PermissionsExt};
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("out.json");
+        let (dir, path) = out_json();
         // A previous output readable by everyone: replaced by a private one.
         fs::write(&path, "previous run\n").unwrap();
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
         let mut names = std::collections::BTreeSet::new();
         let mut outputs = Vec::new();
         for _ in 0..3 {
-            let mut out = FileOutput::create(&path, Format::Sekoia).unwrap();
-            out.write(batch(&[r#"{"a":1}"#])).unwrap();
-            outputs.push(out);
+            outputs.push(one_event_to(&path, Format::Sekoia));
         }
         for entry in fs::read_dir(dir.path()).unwrap() {
             let entry = entry.unwrap();
@@ -302,20 +310,17 @@ mod tests {
         }
         let meta = fs::metadata(&path).unwrap();
         assert_eq!(meta.mode() & 0o777, 0o600);
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+        assert_eq!(entries(dir.path()), 1);
     }
 
     #[cfg(unix)]
     #[test]
     fn a_link_planted_at_the_target_is_replaced_not_followed() {
-        let dir = tempfile::tempdir().unwrap();
+        let (dir, path) = out_json();
         let victim = dir.path().join("victim");
         fs::write(&victim, "keep me\n").unwrap();
-        let path = dir.path().join("out.json");
         std::os::unix::fs::symlink(&victim, &path).unwrap();
-        let mut out = FileOutput::create(&path, Format::Ocsf).unwrap();
-        out.write(batch(&[r#"{"a":1}"#])).unwrap();
-        out.finish().unwrap();
+        one_event_to(&path, Format::Ocsf).finish().unwrap();
         assert_eq!(fs::read_to_string(&victim).unwrap(), "keep me\n");
         assert!(fs::symlink_metadata(&path).unwrap().file_type().is_file());
     }
