@@ -116,10 +116,7 @@ pub enum ConfigError {
 }
 
 fn origin_suffix(origin: &Option<Source>) -> String {
-    origin
-        .as_ref()
-        .map(|origin| format!(" ({origin})"))
-        .unwrap_or_default()
+    origin.as_ref().map_or(String::new(), |o| format!(" ({o})"))
 }
 
 impl ConfigError {

@@ -207,8 +207,7 @@ impl OktaError {
 fn request_id_suffix(request_id: &Option<String>) -> String {
     request_id
         .as_ref()
-        .map(|id| format!(" [request id {id}]"))
-        .unwrap_or_default()
+        .map_or(String::new(), |id| format!(" [request id {id}]"))
 }
 
 impl OktaError {

@@ -12,18 +12,15 @@
 //! When the platform could not be reached for the secrets after every retry, the connector
 //! exits non-zero: a new start may find it back, which is what the runtime's restart is for.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use secrecy::ExposeSecret;
 
-use super::client::{PlatformClient, PLATFORM_BACKOFF};
+use super::client::PlatformClient;
 use super::logs::{LogShipper, Redactor};
-use super::{secrets, Platform};
+use super::{secrets, Context};
 use crate::app::{AppError, Exit};
-use crate::clock::SharedClock;
-use crate::config::sources::EnvLookup;
-use crate::config::{self, LoadRequest, Needs, RuntimeSettings};
+use crate::config::Needs;
 use crate::runtime::status::Status;
 use crate::runtime::{run_loop, server};
 use crate::sync::Shutdown;
@@ -31,71 +28,38 @@ use crate::sync::Shutdown;
 /// How long the logs still waiting may take to reach the platform at exit.
 const LOG_FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// What `run` needs under the runtime.
-pub struct Connector<'a> {
-    pub platform: Platform,
-    pub shipper: LogShipper,
-    pub redactor: Redactor,
-    /// The runtime directory (`/symphony`, or `--symphony-dir`), when there is one.
-    pub dir: Option<PathBuf>,
-    pub request: &'a LoadRequest,
-    pub env: EnvLookup<'a>,
-    pub clock: SharedClock,
-}
-
-impl Connector<'_> {
-    /// Runs until `shutdown` fires; the exit code.
-    pub async fn run(self, mut shutdown: Shutdown) -> Exit {
-        self.redactor.add(self.platform.token().expose_secret());
-        let client = match PlatformClient::new(
-            self.platform.token(),
-            self.clock.clone(),
-            PLATFORM_BACKOFF,
-        ) {
-            Ok(client) => client,
-            Err(error) => return report_and_wait(error.to_string(), &mut shutdown).await,
-        };
-        let logs = self
-            .platform
-            .logs_url()
-            .cloned()
-            .map(|url| self.shipper.spawn(client.clone(), url));
-        let exit = serve_and_run(
-            &self.platform,
-            &client,
-            &self.redactor,
-            Prepared {
-                dir: self.dir,
-                request: self.request,
-                env: self.env,
-            },
-            self.clock,
-            shutdown,
-        )
-        .await;
-        if let Some(logs) = logs {
-            logs.finish(LOG_FLUSH_TIMEOUT).await;
-        }
-        exit
+/// Runs until `shutdown` fires, logs going to the platform through `shipper`; the exit code.
+pub async fn run(
+    context: Context<'_>,
+    shipper: LogShipper,
+    redactor: Redactor,
+    mut shutdown: Shutdown,
+) -> Exit {
+    redactor.add(context.platform.token().expose_secret());
+    let client = match context.client() {
+        Ok(client) => client,
+        Err(error) => return report_and_wait(error.to_string(), &mut shutdown).await,
+    };
+    let logs = context
+        .platform
+        .logs_url()
+        .cloned()
+        .map(|url| shipper.spawn(client.clone(), url));
+    let exit = serve_and_run(&context, &client, &redactor, shutdown).await;
+    if let Some(logs) = logs {
+        logs.finish(LOG_FLUSH_TIMEOUT).await;
     }
-}
-
-/// Where the configuration comes from.
-struct Prepared<'a> {
-    dir: Option<PathBuf>,
-    request: &'a LoadRequest,
-    env: EnvLookup<'a>,
+    exit
 }
 
 async fn serve_and_run(
-    platform: &Platform,
+    context: &Context<'_>,
     client: &PlatformClient,
     redactor: &Redactor,
-    prepared: Prepared<'_>,
-    clock: SharedClock,
     mut shutdown: Shutdown,
 ) -> Exit {
-    let status = Status::new(clock.clone());
+    let platform = &context.platform;
+    let status = Status::new(context.clock.clone());
     let server = match server::start(&platform.listen_addrs(), status.clone()).await {
         Ok(server) => server,
         Err(error) => {
@@ -119,9 +83,7 @@ async fn serve_and_run(
     for value in secrets::values(&secrets) {
         redactor.add(value);
     }
-    let mut settings = RuntimeSettings::read(prepared.dir.as_deref(), prepared.env);
-    settings.overlay_module_secrets(&secrets);
-    let loaded = config::load_with_runtime(prepared.request, prepared.env, settings);
+    let loaded = context.load(&secrets);
     for warning in loaded.warnings() {
         tracing::warn!("{warning}");
     }
@@ -135,7 +97,7 @@ async fn serve_and_run(
     if let Some(intake) = &config.intake {
         redactor.add(intake.api_key.expose_secret());
     }
-    let outcome = run_loop::run(&config, clock, shutdown.clone(), &status).await;
+    let outcome = run_loop::run(&config, context.clock.clone(), shutdown.clone(), &status).await;
     let exit = match outcome {
         Ok(()) => Exit::Ok,
         Err(error) => report_and_wait(error.to_string(), &mut shutdown).await,

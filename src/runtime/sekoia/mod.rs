@@ -24,12 +24,16 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use secrecy::SecretString;
+use serde_json::{Map, Value};
 use url::Url;
 
+use client::{PlatformClient, PLATFORM_BACKOFF};
+
 use crate::app::Exit;
+use crate::clock::SharedClock;
 use crate::config::runtime::RuntimeDir;
 use crate::config::sources::EnvLookup;
-use crate::config::LoadRequest;
+use crate::config::{self, LoadRequest, Loaded, RuntimeSettings};
 use crate::http::shown_url;
 use crate::sync::Shutdown;
 
@@ -295,9 +299,16 @@ impl Runtime {
         self,
         request: &LoadRequest,
         env: EnvLookup<'_>,
-        clock: crate::clock::SharedClock,
+        clock: SharedClock,
         mut shutdown: Shutdown,
     ) -> Exit {
+        let context = |platform, dir| Context {
+            platform,
+            dir,
+            request,
+            env,
+            clock,
+        };
         match self {
             Runtime::Off => Exit::Ok,
             Runtime::Broken {
@@ -317,35 +328,40 @@ impl Runtime {
                 shutdown.wait().await;
                 Exit::Ok
             }
-            Runtime::Validator { platform, dir } => {
-                let validation = validate::Validation {
-                    platform,
-                    dir,
-                    request,
-                    env,
-                    clock,
-                };
-                validation.run().await
-            }
+            Runtime::Validator { platform, dir } => validate::run(&context(platform, dir)).await,
             Runtime::Connector {
                 platform,
                 shipper,
                 redactor,
                 dir,
                 ..
-            } => {
-                let connector = connector::Connector {
-                    platform,
-                    shipper,
-                    redactor,
-                    dir,
-                    request,
-                    env,
-                    clock,
-                };
-                connector.run(shutdown).await
-            }
+            } => connector::run(context(platform, dir), shipper, redactor, shutdown).await,
         }
+    }
+}
+
+/// What a run under the runtime needs, whatever its role: the platform, where the
+/// configuration comes from, and the clock.
+pub struct Context<'a> {
+    pub platform: Platform,
+    /// The runtime directory (`/symphony`, or `--symphony-dir`), when there is one.
+    pub dir: Option<PathBuf>,
+    pub request: &'a LoadRequest,
+    pub env: EnvLookup<'a>,
+    pub clock: SharedClock,
+}
+
+impl Context<'_> {
+    /// The configuration, with the module's `secrets` laid over `module_configuration`.
+    pub fn load(&self, secrets: &Map<String, Value>) -> Loaded {
+        let mut settings = RuntimeSettings::read(self.dir.as_deref(), self.env);
+        settings.overlay_module_secrets(secrets);
+        config::load_with_runtime(self.request, self.env, settings)
+    }
+
+    /// A client of the platform's endpoints, with the runtime's token.
+    pub fn client(&self) -> Result<PlatformClient, PlatformError> {
+        PlatformClient::new(self.platform.token(), self.clock.clone(), PLATFORM_BACKOFF)
     }
 }
 

@@ -11,77 +11,58 @@
 //!
 //! The exit code is 0 once the result was reported, whatever the result.
 
-use std::path::PathBuf;
-
 use serde_json::{json, Map, Value};
 
-use super::client::{PlatformClient, PLATFORM_BACKOFF};
-use super::{Platform, PlatformError, MODULE_SECRETS};
+use super::{Context, PlatformError, MODULE_SECRETS};
 use crate::app::{AppError, Exit};
 use crate::check::{self, Report};
-use crate::clock::SharedClock;
-use crate::config::sources::EnvLookup;
-use crate::config::{self, LoadRequest, Needs, RuntimeSettings};
+use crate::config::Needs;
 
-/// What the validation needs.
-pub struct Validation<'a> {
-    pub platform: Platform,
-    pub dir: Option<PathBuf>,
-    pub request: &'a LoadRequest,
-    pub env: EnvLookup<'a>,
-    pub clock: SharedClock,
+/// Reports the account's validation; the exit code.
+pub async fn run(context: &Context<'_>) -> Exit {
+    match report(context).await {
+        Ok(()) => Exit::Ok,
+        Err(error) => {
+            tracing::error!("validate_module_configuration: {error}");
+            Exit::Failure
+        }
+    }
 }
 
-impl Validation<'_> {
-    pub async fn run(self) -> Exit {
-        match self.report().await {
-            Ok(()) => Exit::Ok,
-            Err(error) => {
-                tracing::error!("validate_module_configuration: {error}");
-                Exit::Failure
-            }
-        }
+async fn report(context: &Context<'_>) -> Result<(), PlatformError> {
+    let client = context.client()?;
+    let callback = context.platform.callback_url()?;
+    let running = client
+        .patch_json(
+            "the validation's start",
+            callback,
+            &json!({"status": "running"}),
+        )
+        .await?;
+    let secrets = module_secrets(&running);
+    if secrets.is_empty() {
+        tracing::warn!("the platform's answer carries none of the module's secrets; validating with module_configuration as it is");
     }
-
-    async fn report(&self) -> Result<(), PlatformError> {
-        let client =
-            PlatformClient::new(self.platform.token(), self.clock.clone(), PLATFORM_BACKOFF)?;
-        let callback = self.platform.callback_url()?;
-        let running = client
-            .patch_json(
-                "the validation's start",
-                callback,
-                &json!({"status": "running"}),
-            )
-            .await?;
-        let secrets = module_secrets(&running);
-        if secrets.is_empty() {
-            tracing::warn!("the platform's answer carries none of the module's secrets; validating with module_configuration as it is");
-        }
-        let report = self.validate(&secrets).await;
-        for line in report.to_text().lines() {
-            tracing::info!("{line}");
-        }
-        let result = results(&report);
-        match client
-            .patch_json("the validation's result", callback, &result)
-            .await
-        {
-            // Accepted (2xx); what the platform answers to it is not used.
-            Ok(_) | Err(PlatformError::Answer { .. }) => Ok(()),
-            Err(error) => Err(error),
-        }
+    let report = validate(context, &secrets).await;
+    for line in report.to_text().lines() {
+        tracing::info!("{line}");
     }
+    let result = results(&report);
+    match client
+        .patch_json("the validation's result", callback, &result)
+        .await
+    {
+        // Accepted (2xx); what the platform answers to it is not used.
+        Ok(_) | Err(PlatformError::Answer { .. }) => Ok(()),
+        Err(error) => Err(error),
+    }
+}
 
-    /// The account's checks, with `secrets` laid over the module configuration.
-    async fn validate(&self, secrets: &Map<String, Value>) -> Report {
-        let mut settings = RuntimeSettings::read(self.dir.as_deref(), self.env);
-        settings.overlay_module_secrets(secrets);
-        let loaded = config::load_with_runtime(self.request, self.env, settings);
-        match loaded.validate(Needs::Okta) {
-            Ok(config) => check::run_account(&config, self.clock.clone()).await,
-            Err(error) => Report::config_error(AppError::Config(error).to_string()),
-        }
+/// The account's checks, with `secrets` laid over the module configuration.
+async fn validate(context: &Context<'_>, secrets: &Map<String, Value>) -> Report {
+    match context.load(secrets).validate(Needs::Okta) {
+        Ok(config) => check::run_account(&config, context.clock.clone()).await,
+        Err(error) => Report::config_error(AppError::Config(error).to_string()),
     }
 }
 
