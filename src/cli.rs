@@ -204,69 +204,101 @@ impl Command {
     }
 }
 
-/// Examples and exit codes of a command's help (an empty meaning: the code's usual one).
+/// Examples and exit codes of a command's help: the codes the command words its own way, and
+/// those with their usual meaning, listed together in code order.
 fn command_help(command: Cmd) -> String {
-    let (examples, exits): (&[&str], Vec<(Exit, &str)>) = match command {
+    let (worded, usual) = exit_codes(command);
+    let mut exits = worded.to_vec();
+    exits.extend(usual.iter().map(|&exit| (exit, exit.meaning())));
+    exits.sort_by_key(|&(exit, _)| exit as u8);
+    let mut text = String::from("Examples:\n");
+    for example in examples(command) {
+        text.push_str(&format!("  {example}\n"));
+    }
+    text.push_str("\nExit codes:\n");
+    for (exit, meaning) in exits {
+        text.push_str(&format!("  {:<3}  {meaning}\n", exit as u8));
+    }
+    text.push_str("  (one table for every command: docs/operations.md)");
+    text
+}
+
+fn examples(command: Cmd) -> &'static [&'static str] {
+    match command {
+        Cmd::Check => &[
+            "OKTA_API_TOKEN=... okta-asset-connector check --base-url acme.okta.com",
+            "okta-asset-connector check --json | jq '.checks[] | select(.status != \"ok\")'",
+        ],
+        Cmd::Sync => &[
+            "okta-asset-connector sync                        (post to the intake; incremental after the first run)",
+            "okta-asset-connector sync --full",
+            "okta-asset-connector sync --output events.json   (write instead of posting; no intake settings needed)",
+            "okta-asset-connector sync --output - | jq -c '.items[]'",
+        ],
+        Cmd::Run => &[
+            "okta-asset-connector --config /etc/okta-asset-connector/config.toml run",
+            "okta-asset-connector run --frequency 600 --metrics-addr 0.0.0.0:9090",
+        ],
+        Cmd::Config | Cmd::Top => &[
+            "okta-asset-connector config",
+            "okta-asset-connector config --json | jq .keys.frequency",
+        ],
+    }
+}
+
+/// The exit codes of a command: those it words its own way, and those with their usual meaning.
+fn exit_codes(command: Cmd) -> (&'static [(Exit, &'static str)], &'static [Exit]) {
+    match command {
         Cmd::Check => (
             &[
-                "OKTA_API_TOKEN=... okta-asset-connector check --base-url acme.okta.com",
-                "okta-asset-connector check --json | jq '.checks[] | select(.status != \"ok\")'",
-            ],
-            vec![
                 (Exit::Ok, "no check failed (warnings allowed)"),
                 (
                     Exit::Config,
                     "the configuration is invalid (the report says why)",
                 ),
                 (Exit::CheckFailed, "a check failed"),
-                (Exit::OutputClosed, ""),
             ],
+            &[Exit::OutputClosed],
         ),
         Cmd::Sync => (
             &[
-                "okta-asset-connector sync                        (post to the intake; incremental after the first run)",
-                "okta-asset-connector sync --full",
-                "okta-asset-connector sync --output events.json   (write instead of posting; no intake settings needed)",
-                "okta-asset-connector sync --output - | jq -c '.items[]'",
-            ],
-            vec![
                 (
                     Exit::Ok,
                     "the cycle finished and the intake took every event (or they were written)",
                 ),
-                (Exit::Failure, ""),
-                (Exit::Config, ""),
-                (Exit::Okta, ""),
-                (Exit::Intake, ""),
-                (Exit::State, ""),
-                (Exit::Output, ""),
-                (Exit::OutputClosed, "--output -: standard output was closed by its reader"),
+                (
+                    Exit::OutputClosed,
+                    "--output -: standard output was closed by its reader",
+                ),
+            ],
+            &[
+                Exit::Failure,
+                Exit::Config,
+                Exit::Okta,
+                Exit::Intake,
+                Exit::State,
+                Exit::Output,
             ],
         ),
         Cmd::Run => (
             &[
-                "okta-asset-connector --config /etc/okta-asset-connector/config.toml run",
-                "okta-asset-connector run --frequency 600 --metrics-addr 0.0.0.0:9090",
-            ],
-            vec![
                 (
                     Exit::Ok,
                     "stopped by SIGTERM or SIGINT (the batch in flight is finished first)",
                 ),
-                (Exit::Failure, ""),
-                (Exit::Config, ""),
-                (Exit::Okta, "Okta settings that cannot work (a failed cycle is retried, not an exit)"),
-                (Exit::Intake, "intake settings that cannot work (a failed cycle is retried, not an exit)"),
-                (Exit::State, ""),
-                (Exit::Stopped, ""),
+                (
+                    Exit::Okta,
+                    "Okta settings that cannot work (a failed cycle is retried, not an exit)",
+                ),
+                (
+                    Exit::Intake,
+                    "intake settings that cannot work (a failed cycle is retried, not an exit)",
+                ),
             ],
+            &[Exit::Failure, Exit::Config, Exit::State, Exit::Stopped],
         ),
         Cmd::Config | Cmd::Top => (
             &[
-                "okta-asset-connector config",
-                "okta-asset-connector config --json | jq .keys.frequency",
-            ],
-            vec![
                 (
                     Exit::Ok,
                     "printed; the configuration is valid for sync and run",
@@ -275,25 +307,10 @@ fn command_help(command: Cmd) -> String {
                     Exit::Config,
                     "printed; the configuration is not valid (the reason is shown)",
                 ),
-                (Exit::OutputClosed, ""),
             ],
+            &[Exit::OutputClosed],
         ),
-    };
-    let mut text = String::from("Examples:\n");
-    for example in examples {
-        text.push_str(&format!("  {example}\n"));
     }
-    text.push_str("\nExit codes:\n");
-    for (exit, meaning) in exits {
-        let meaning = if meaning.is_empty() {
-            exit.meaning()
-        } else {
-            meaning
-        };
-        text.push_str(&format!("  {:<3}  {meaning}\n", exit as u8));
-    }
-    text.push_str("  (one table for every command: docs/operations.md)");
-    text
 }
 
 /// A command whose help lists settings, for [`Settings`].
@@ -333,6 +350,16 @@ impl<S> Settings<S> {
 
 const FILES: &str = crate::config::keys::heading::RUNTIME;
 
+/// A flag `--long VALUE` naming a file (`FILE`) or a directory, under the files heading.
+fn file_arg(id: &'static str, long: &'static str, value_name: &'static str) -> Arg {
+    Arg::new(id)
+        .long(long)
+        .value_name(value_name)
+        .value_parser(ValueParser::path_buf())
+        .value_hint(hint(value_name))
+        .help_heading(FILES)
+}
+
 impl<S: Scoped> Args for Settings<S> {
     fn augment_args(command: clap::Command) -> clap::Command {
         let config_help = format!(
@@ -357,25 +384,10 @@ impl<S: Scoped> Args for Settings<S> {
             let arg = arg.help(spec.help()).help_heading(spec.heading);
             command = command.arg(arg.hide(hidden).hide_short_help(top));
         }
+        let runtime_help = "Sekoia connector runtime directory [default: /symphony when it exists]";
         command
-            .arg(
-                Arg::new("config")
-                    .long("config")
-                    .value_name("FILE")
-                    .value_parser(ValueParser::path_buf())
-                    .value_hint(ValueHint::FilePath)
-                    .help(config_help)
-                    .help_heading(FILES),
-            )
-            .arg(
-                Arg::new("symphony_dir")
-                    .long("symphony-dir")
-                    .value_name("DIR")
-                    .value_parser(ValueParser::path_buf())
-                    .value_hint(ValueHint::DirPath)
-                    .help("Sekoia connector runtime directory [default: /symphony when it exists]")
-                    .help_heading(FILES),
-            )
+            .arg(file_arg("config", "config", "FILE").help(config_help))
+            .arg(file_arg("symphony_dir", "symphony-dir", "DIR").help(runtime_help))
     }
 
     fn augment_args_for_update(command: clap::Command) -> clap::Command {
