@@ -253,6 +253,20 @@ impl TokenError {
     }
 }
 
+#[cfg(test)]
+impl TokenError {
+    /// Okta's 401 `invalid_client` answer at acme.okta.com's token endpoint, for tests.
+    pub(crate) fn invalid_client(description: &str, request_id: &str) -> TokenError {
+        TokenError {
+            status: 401,
+            error: "invalid_client".into(),
+            description: Some(description.into()),
+            request_id: Some(request_id.into()),
+            url: "https://acme.okta.com/oauth2/v1/token".into(),
+        }
+    }
+}
+
 impl fmt::Display for TokenError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -294,13 +308,7 @@ mod tests {
 
     #[test]
     fn token_errors_carry_a_hint() {
-        let error = TokenError {
-            status: 401,
-            error: "invalid_client".into(),
-            description: Some("The client_assertion signature is invalid.".into()),
-            request_id: Some("abc".into()),
-            url: "https://a.okta.com/oauth2/v1/token".into(),
-        };
+        let error = TokenError::invalid_client("The client_assertion signature is invalid.", "abc");
         let text = error.to_string();
         assert!(
             text.contains("invalid_client") && text.contains("Public key / Private key"),

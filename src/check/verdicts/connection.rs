@@ -98,7 +98,6 @@ pub enum UsersOutcome {
 
 /// `okta_reachable` and `token` from the users call.
 pub fn users(host: &str, outcome: &UsersOutcome) -> (Check, Check) {
-    let token_skipped = || Check::skipped(CheckName::Token, SKIP_UNREACHABLE);
     match outcome {
         UsersOutcome::Listed => (
             reachable(host),
@@ -110,14 +109,9 @@ pub fn users(host: &str, outcome: &UsersOutcome) -> (Check, Check) {
             ),
         ),
         UsersOutcome::NotOkta(what) => (not_okta(host, what), token_skipped()),
-        UsersOutcome::Unavailable(status) => (
-            Check::new(
-                CheckName::OktaReachable,
-                Status::Fail,
-                format!("{host} answered HTTP {status} without an Okta error body: Okta, or a proxy in between, is unavailable right now (transient)"),
-                "run check again in a few minutes; if it persists, check base_url and any proxy between here and Okta",
-            ),
-            token_skipped(),
+        UsersOutcome::Unavailable(status) => unusable(
+            format!("{host} answered HTTP {status} without an Okta error body: Okta, or a proxy in between, is unavailable right now (transient)"),
+            "run check again in a few minutes; if it persists, check base_url and any proxy between here and Okta",
         ),
         UsersOutcome::Refused(api) => (reachable(host), token_refused(api)),
         UsersOutcome::BadTokenHeader(message) => (
@@ -133,6 +127,21 @@ pub fn users(host: &str, outcome: &UsersOutcome) -> (Check, Check) {
     }
 }
 
+/// The token is not checked when Okta cannot be used.
+fn token_skipped() -> Check {
+    Check::skipped(CheckName::Token, SKIP_UNREACHABLE)
+}
+
+/// Okta cannot be used, for `reason`: `okta_reachable` fails, the token is not checked.
+fn unusable(reason: String, fix: &str) -> (Check, Check) {
+    (okta_fails(reason, fix), token_skipped())
+}
+
+/// `okta_reachable` failed: Okta cannot be used.
+fn okta_fails(reason: impl Into<String>, fix: impl Into<String>) -> Check {
+    Check::new(CheckName::OktaReachable, Status::Fail, reason, fix)
+}
+
 fn reachable(host: &str) -> Check {
     Check::new(
         CheckName::OktaReachable,
@@ -143,19 +152,12 @@ fn reachable(host: &str) -> Check {
 }
 
 fn unreachable(host: &str, failure: &TransportFailure) -> Check {
-    Check::new(
-        CheckName::OktaReachable,
-        Status::Fail,
-        failure.reason(host),
-        failure.fix(),
-    )
+    okta_fails(failure.reason(host), failure.fix())
 }
 
 /// The host answered, but not as the Okta API does: the base URL is wrong.
 fn not_okta(host: &str, what: &str) -> Check {
-    Check::new(
-        CheckName::OktaReachable,
-        Status::Fail,
+    okta_fails(
         format!("{host} answered {what}: it is not the Okta API (wrong base_url?)"),
         "set base_url to your Okta org URL, e.g. https://acme.okta.com (not the admin console, a custom login page or an app URL)",
     )
@@ -163,9 +165,7 @@ fn not_okta(host: &str, what: &str) -> Check {
 
 /// The Okta client could not even be built.
 pub fn client_setup_failed(message: String) -> Check {
-    Check::new(
-        CheckName::OktaReachable,
-        Status::Fail,
+    okta_fails(
         format!("cannot set up the Okta client: {message}"),
         "check base_url",
     )
@@ -245,7 +245,6 @@ pub enum GrantFailure {
 
 /// `okta_reachable` and `token` when the OAuth token request itself failed.
 pub fn grant_failed(host: &str, failure: &GrantFailure) -> (Check, Check) {
-    let token_skipped = || Check::skipped(CheckName::Token, SKIP_UNREACHABLE);
     match failure {
         GrantFailure::Refused(token) => {
             let mut reason = format!(
@@ -264,14 +263,9 @@ pub fn grant_failed(host: &str, failure: &GrantFailure) -> (Check, Check) {
             )
         }
         GrantFailure::Unreachable(failure) => (unreachable(host, failure), token_skipped()),
-        GrantFailure::Other(message) => (
-            Check::new(
-                CheckName::OktaReachable,
-                Status::Fail,
-                format!("{host}: the OAuth token request failed: {message}"),
-                "check base_url is your Okta org URL (e.g. https://acme.okta.com)",
-            ),
-            token_skipped(),
+        GrantFailure::Other(message) => unusable(
+            format!("{host}: the OAuth token request failed: {message}"),
+            "check base_url is your Okta org URL (e.g. https://acme.okta.com)",
         ),
     }
 }

@@ -20,6 +20,11 @@ fn api(status: u16, code: Option<&str>) -> ApiError {
     }
 }
 
+/// The verdict of a read with an API token.
+fn read_ssws(permission: &Permission, outcome: ReadOutcome) -> Check {
+    read(permission, &outcome, HOST, None)
+}
+
 #[track_caller]
 fn assert_check(check: &Check, name: CheckName, status: Status, reason: &[&str], fix: &[&str]) {
     assert_eq!((check.name, check.status), (name, status), "{check:#?}");
@@ -356,13 +361,7 @@ fn oauth_token_lists_granted_and_missing_scopes_including_the_logs_scope() {
 
 #[test]
 fn oauth_grant_failures() {
-    let refused = TokenError {
-        status: 401,
-        error: "invalid_client".into(),
-        description: Some("no such client".into()),
-        request_id: Some("req-7".into()),
-        url: "https://acme.okta.com/oauth2/v1/token".into(),
-    };
+    let refused = TokenError::invalid_client("no such client", "req-7");
     let (reachable, token) = grant_failed(HOST, &GrantFailure::Refused(refused));
     assert_eq!(reachable.status, Status::Ok);
     assert_check(
@@ -584,12 +583,7 @@ fn rate_limited_reads_could_not_be_checked() {
 
 #[test]
 fn a_feature_that_is_off_costs_the_enrichment() {
-    let off = read(
-        &ROLES,
-        &ReadOutcome::FeatureOff(api(400, Some("E0000015"))),
-        HOST,
-        None,
-    );
+    let off = read_ssws(&ROLES, ReadOutcome::FeatureOff(api(400, Some("E0000015"))));
     assert_check(
         &off,
         CheckName::Roles,
@@ -605,12 +599,7 @@ fn a_feature_that_is_off_costs_the_enrichment() {
 
 #[test]
 fn other_answers_are_reported_as_they_came() {
-    let other = read(
-        &GROUPS,
-        &ReadOutcome::Other(api(404, Some("E0000007"))),
-        HOST,
-        None,
-    );
+    let other = read_ssws(&GROUPS, ReadOutcome::Other(api(404, Some("E0000007"))));
     assert_check(
         &other,
         CheckName::Groups,
@@ -618,12 +607,7 @@ fn other_answers_are_reported_as_they_came() {
         &["cannot read groups", "HTTP 404 E0000007"],
         &["base_url"],
     );
-    let odd = read(
-        &FACTORS,
-        &ReadOutcome::Unexpected("not JSON".into()),
-        HOST,
-        None,
-    );
+    let odd = read_ssws(&FACTORS, ReadOutcome::Unexpected("not JSON".into()));
     assert_check(
         &odd,
         CheckName::Factors,
