@@ -341,35 +341,23 @@ mod tests {
             Some(&Source::Env("ASSET_CONNECTOR_FREQUENCY"))
         );
 
-        // The connector configuration's own base URL wins over the production one.
-        let env = env_of(&[
-            (
-                "CONNECTOR_CONFIGURATION",
-                r#"{"sekoia_base_url":"https://own.example"}"#,
-            ),
-            (
-                "ASSET_CONNECTOR_PRODUCTION_BASE_URL",
-                "https://app.eu2.sekoia.io",
-            ),
-        ]);
-        let layer = RuntimeSettings::read(None, &env).layer();
-        assert_eq!(
-            layer.raw().sekoia_base_url.as_deref(),
-            Some("https://own.example")
-        );
-        // An empty one does not.
-        let env = env_of(&[
-            ("CONNECTOR_CONFIGURATION", r#"{"sekoia_base_url":""}"#),
-            (
-                "ASSET_CONNECTOR_PRODUCTION_BASE_URL",
-                "https://app.eu2.sekoia.io",
-            ),
-        ]);
-        let layer = RuntimeSettings::read(None, &env).layer();
-        assert_eq!(
-            layer.raw().sekoia_base_url.as_deref(),
-            Some("https://app.eu2.sekoia.io")
-        );
+        // The connector configuration's own base URL wins over the production one; an empty
+        // one does not.
+        let base_url_with = |connector_configuration: &str| {
+            let env = env_of(&[
+                ("CONNECTOR_CONFIGURATION", connector_configuration),
+                (
+                    "ASSET_CONNECTOR_PRODUCTION_BASE_URL",
+                    "https://app.eu2.sekoia.io",
+                ),
+            ]);
+            let layer = RuntimeSettings::read(None, &env).layer();
+            layer.raw().sekoia_base_url.clone()
+        };
+        let own = base_url_with(r#"{"sekoia_base_url":"https://own.example"}"#);
+        assert_eq!(own.as_deref(), Some("https://own.example"));
+        let empty = base_url_with(r#"{"sekoia_base_url":""}"#);
+        assert_eq!(empty.as_deref(), Some("https://app.eu2.sekoia.io"));
     }
 
     #[test]

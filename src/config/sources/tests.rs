@@ -44,21 +44,12 @@ fn each_source_names_itself_in_errors() {
         config_file: Some(file.clone()),
         ..LoadRequest::default()
     };
-    let loaded = load(&request, &|_| None);
-    let error = loaded.validate(Needs::Okta).unwrap_err().to_string();
     let expected = format!("invalid frequency (config file {}): ", file.display());
-    assert!(error.starts_with(&expected), "{error}");
+    assert_error_starts(&request, &|_| None, &expected);
 
     let env = env_of(&[("FREQUENCY", "abc")]);
-    let error = load(&LoadRequest::default(), &env)
-        .validate(Needs::Okta)
-        .unwrap_err();
-    assert!(
-        error
-            .to_string()
-            .starts_with("invalid frequency (env FREQUENCY): "),
-        "{error}"
-    );
+    let expected = "invalid frequency (env FREQUENCY): ";
+    assert_error_starts(&LoadRequest::default(), &env, expected);
 
     let mut flags = FlagValues::default();
     flags.push(KeySpec::get("frequency").unwrap(), "abc");
@@ -66,30 +57,30 @@ fn each_source_names_itself_in_errors() {
         flags,
         ..LoadRequest::default()
     };
-    let error = load(&request, &|_| None).validate(Needs::Okta).unwrap_err();
-    assert!(
-        error
-            .to_string()
-            .starts_with("invalid frequency (--frequency): "),
-        "{error}"
-    );
+    assert_error_starts(&request, &|_| None, "invalid frequency (--frequency): ");
 
-    std::fs::write(
-        dir.path().join("connector_configuration"),
-        r#"{"frequency":"abc"}"#,
-    )
-    .unwrap();
+    let runtime_file = dir.path().join("connector_configuration");
+    std::fs::write(runtime_file, r#"{"frequency":"abc"}"#).unwrap();
     let request = LoadRequest {
         symphony_dir: Some(dir.path().to_path_buf()),
         ..LoadRequest::default()
     };
-    let error = load(&request, &|_| None).validate(Needs::Okta).unwrap_err();
-    assert!(
-        error
-            .to_string()
-            .starts_with("invalid frequency (Sekoia runtime file connector_configuration): "),
-        "{error}"
-    );
+    let expected = "invalid frequency (Sekoia runtime file connector_configuration): ";
+    assert_error_starts(&request, &|_| None, expected);
+}
+
+/// The configuration `request` and `env` load is not valid, and says so starting with
+/// `expected`.
+#[track_caller]
+fn assert_error_starts(request: &LoadRequest, env: EnvLookup, expected: &str) {
+    let error = load_error(request, env);
+    assert!(error.starts_with(expected), "{error}");
+}
+
+/// Why the configuration `request` and `env` load is not valid.
+fn load_error(request: &LoadRequest, env: EnvLookup) -> String {
+    let loaded = load(request, env);
+    loaded.validate(Needs::Okta).unwrap_err().to_string()
 }
 
 #[test]
@@ -99,11 +90,8 @@ fn validation_errors_name_the_source_of_the_value() {
         ("OKTA_API_TOKEN", "t"),
         ("BATCH_SIZE", "0"),
     ]);
-    let error = load(&LoadRequest::default(), &env)
-        .validate(Needs::Okta)
-        .unwrap_err();
     assert_eq!(
-        error.to_string(),
+        load_error(&LoadRequest::default(), &env),
         "invalid batch_size (env BATCH_SIZE): 0 is out of range; use a number of events from 1 to 10000"
     );
 }
@@ -229,10 +217,7 @@ fn a_missing_runtime_directory_given_by_flag_is_an_error() {
         symphony_dir: Some(PathBuf::from("/nonexistent/symphony")),
         ..LoadRequest::default()
     };
-    let error = load(&request, &|_| None)
-        .validate(Needs::Okta)
-        .unwrap_err()
-        .to_string();
+    let error = load_error(&request, &|_| None);
     assert!(
         error.contains("--symphony-dir") && error.contains("not a directory"),
         "{error}"
