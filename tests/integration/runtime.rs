@@ -68,12 +68,7 @@ fn converged(intake: &FakeIntake, expected: &BTreeMap<String, Value>) -> bool {
 async fn kill_test(seed: u64) {
     // Seeded, so that a failing seed can be replayed.
     let mut rng = Rng::new(seed);
-    let okta = FakeOkta::start(
-        Org::generate(&OrgSpec::small(400, 15, seed)),
-        FakeOptions::default(),
-    )
-    .await;
-    let intake = FakeIntake::start(INTAKE_KEY).await;
+    let (okta, intake) = org_and_intake(400, 15, seed).await;
     intake.fail_randomly(0.25, seed);
     let state_dir = fresh_state_dir();
     // (user, title) pairs that must each reach the intake at least once.
@@ -103,18 +98,7 @@ async fn kill_test(seed: u64) {
     }
 
     // Let it run undisturbed until it has caught up.
-    intake.clear_faults();
-    let expected = reference(&okta).await;
-    let mut child = spawn_run(&okta, &intake, &state_dir, &[]);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !converged(&intake, &expected) {
-        assert!(
-            Instant::now() < deadline,
-            "seed {seed}: the intake never converged to a full sync's state"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    terminate(&mut child, seed);
+    run_until_converged(&okta, &intake, &state_dir, seed).await;
 
     let delivered = intake.items_by_user();
     for (user, title) in &changes {
@@ -128,6 +112,30 @@ async fn kill_test(seed: u64) {
             "seed {seed}: the change '{title}' of user {user} never reached the intake"
         );
     }
+}
+
+/// Runs the connector, the intake without faults, until the intake holds what a full sync sends
+/// now, then stops it with SIGTERM.
+async fn run_until_converged(okta: &FakeOkta, intake: &FakeIntake, state_dir: &Path, seed: u64) {
+    intake.clear_faults();
+    let expected = reference(okta).await;
+    let mut child = spawn_run(okta, intake, state_dir, &[]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !converged(intake, &expected) {
+        assert!(
+            Instant::now() < deadline,
+            "seed {seed}: the intake never converged to a full sync's state"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    terminate(&mut child, seed);
+}
+
+/// An org of `users` and `groups` generated from `seed`, and the intake.
+async fn org_and_intake(users: usize, groups: usize, seed: u64) -> (FakeOkta, FakeIntake) {
+    let org = Org::generate(&OrgSpec::small(users, groups, seed));
+    let okta = FakeOkta::start(org, FakeOptions::default()).await;
+    (okta, FakeIntake::start(INTAKE_KEY).await)
 }
 
 /// SIGTERM, then expect exit status 0 within a few seconds.
@@ -159,12 +167,7 @@ async fn killed_at_random_points_nothing_is_lost_or_skipped() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_during_a_cycle_exits_zero_and_the_next_run_completes_it() {
-    let okta = FakeOkta::start(
-        Org::generate(&OrgSpec::small(3000, 20, 4)),
-        FakeOptions::default(),
-    )
-    .await;
-    let intake = FakeIntake::start(INTAKE_KEY).await;
+    let (okta, intake) = org_and_intake(3000, 20, 4).await;
     // A slow intake keeps the first cycle busy for seconds.
     intake.slow(Duration::from_millis(200));
     let state_dir = fresh_state_dir();
@@ -186,16 +189,5 @@ async fn sigterm_during_a_cycle_exits_zero_and_the_next_run_completes_it() {
     eprintln!("exited {:?} after SIGTERM", stop.elapsed());
 
     // Nothing of the interrupted cycle was committed: the next run does a full sync again.
-    intake.clear_faults();
-    let expected = reference(&okta).await;
-    let mut child = spawn_run(&okta, &intake, &state_dir, &[]);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !converged(&intake, &expected) {
-        assert!(
-            Instant::now() < deadline,
-            "the next run did not complete the sync"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    terminate(&mut child, 0);
+    run_until_converged(&okta, &intake, &state_dir, 0).await;
 }
