@@ -28,33 +28,62 @@ fn ctx(unit: TimeUnit) -> MapContext {
     }
 }
 
+/// A group as the mapper takes it.
+fn group(
+    uid: &str,
+    name: Option<&str>,
+    desc: Option<&str>,
+    kind: &str,
+    roles: &[&str],
+) -> GroupInfo {
+    GroupInfo {
+        uid: uid.into(),
+        name: name.map(String::from),
+        desc: desc.map(String::from),
+        group_type: kind.into(),
+        privileges: roles.iter().map(|role| role.to_string()).collect(),
+    }
+}
+
+/// Everyone, an admin group with markup and non-Latin text in its name, an app group with an
+/// empty description and an empty role label.
 fn sample_groups() -> Vec<GroupInfo> {
+    let everyone = "All users in your organization";
+    let admin_roles = ["Super Administrator", "Help Desk Administrator"];
     vec![
-        GroupInfo {
-            uid: "00g1everyone".into(),
-            name: Some("Everyone".into()),
-            desc: Some("All users in your organization".into()),
-            group_type: "BUILT_IN".into(),
-            privileges: vec![],
-        },
-        GroupInfo {
-            uid: "00g2admins".into(),
-            name: Some("Admins <b>&</b> 管理者".into()),
-            desc: None,
-            group_type: "OKTA_GROUP".into(),
-            privileges: vec![
-                "Super Administrator".into(),
-                "Help Desk Administrator".into(),
-            ],
-        },
-        GroupInfo {
-            uid: "00g3ad".into(),
-            name: None,
-            desc: Some(String::new()),
-            group_type: "APP_GROUP".into(),
-            privileges: vec![String::new()],
-        },
+        group(
+            "00g1everyone",
+            Some("Everyone"),
+            Some(everyone),
+            "BUILT_IN",
+            &[],
+        ),
+        group(
+            "00g2admins",
+            Some("Admins <b>&</b> 管理者"),
+            None,
+            "OKTA_GROUP",
+            &admin_roles,
+        ),
+        group("00g3ad", None, Some(""), "APP_GROUP", &[""]),
     ]
+}
+
+/// Every enrichment known and true: `groups`, admin, MFA.
+fn fully_enriched<'a>(groups: &'a [&'a GroupInfo]) -> Enrichment<'a> {
+    Enrichment {
+        groups: Some(groups),
+        is_admin: Some(true),
+        has_mfa: Some(true),
+    }
+}
+
+/// `user` fully enriched with the sample groups, as JSON with times in milliseconds.
+fn rich_event(user: &User) -> Value {
+    let groups = sample_groups();
+    let refs: Vec<&GroupInfo> = groups.iter().collect();
+    let c = ctx(TimeUnit::Milliseconds);
+    serde_json::from_slice(&map_user(user, &fully_enriched(&refs), &c).to_json_bytes()).unwrap()
 }
 
 /// Maps `user` with several enrichments in both time units and validates every event.
@@ -65,11 +94,7 @@ fn assert_user_validates(label: &str, user: &User) {
     let none: [&GroupInfo; 0] = [];
     let enrichments = [
         Enrichment::UNKNOWN,
-        Enrichment {
-            groups: Some(&refs),
-            is_admin: Some(true),
-            has_mfa: Some(true),
-        },
+        fully_enriched(&refs),
         Enrichment {
             groups: Some(&none),
             is_admin: Some(false),
@@ -322,16 +347,7 @@ fn deleted_user_events_validate() {
 
 fn valid_event() -> Value {
     let user: User = serde_json::from_value(edge_case_users()[4].1.clone()).unwrap();
-    let groups = sample_groups();
-    let refs: Vec<&GroupInfo> = groups.iter().collect();
-    let e = Enrichment {
-        groups: Some(&refs),
-        is_admin: Some(true),
-        has_mfa: Some(true),
-    };
-    let c = ctx(TimeUnit::Milliseconds);
-    let mut value: Value =
-        serde_json::from_slice(&map_user(&user, &e, &c).to_json_bytes()).unwrap();
+    let mut value = rich_event(&user);
     value["user"]["ldap_person"]["last_login_time"] = json!(1_772_000_000_000_i64);
     value["enrichments"][0]["data"]["last_time_password_change"] = json!(1_772_000_000_i64);
     value
@@ -448,14 +464,10 @@ fn validator_rejects_bad_events() {
 #[test]
 fn rich_user_event_snapshot() {
     let user: User = serde_json::from_value(json!({
-        "id": "00u1rich",
-        "status": "ACTIVE",
-        "created": "2020-01-02T03:04:05.000Z",
-        "activated": "2020-01-02T03:05:00.000Z",
-        "statusChanged": "2021-02-03T04:05:06.007Z",
-        "lastLogin": "2026-03-01T08:00:00.123Z",
-        "lastUpdated": "2026-02-28T10:11:12.345Z",
-        "passwordChanged": "2025-12-31T23:59:59.000Z",
+        "id": "00u1rich", "status": "ACTIVE",
+        "created": "2020-01-02T03:04:05.000Z", "activated": "2020-01-02T03:05:00.000Z",
+        "statusChanged": "2021-02-03T04:05:06.007Z", "lastLogin": "2026-03-01T08:00:00.123Z",
+        "lastUpdated": "2026-02-28T10:11:12.345Z", "passwordChanged": "2025-12-31T23:59:59.000Z",
         "profile": {
             "login": "ann.lee@acme.com", "email": "ann.lee@acme.com",
             "secondEmail": "ann@home.example.org", "firstName": "Ann", "lastName": "Lee",
@@ -467,15 +479,7 @@ fn rich_user_event_snapshot() {
         }
     }))
     .unwrap();
-    let groups = sample_groups();
-    let refs: Vec<&GroupInfo> = groups.iter().collect();
-    let e = Enrichment {
-        groups: Some(&refs),
-        is_admin: Some(true),
-        has_mfa: Some(true),
-    };
-    let c = ctx(TimeUnit::Milliseconds);
-    let value: Value = serde_json::from_slice(&map_user(&user, &e, &c).to_json_bytes()).unwrap();
+    let value = rich_event(&user);
     validate_event_as(&value, TimeUnit::Milliseconds).unwrap();
     insta::assert_json_snapshot!("rich_user_event", value);
 }
@@ -494,14 +498,17 @@ fn text() -> impl Strategy<Value = String> {
     ]
 }
 
+/// Null, a boolean, a number (an integer or a fraction) or text, each as likely.
 fn json_leaf() -> impl Strategy<Value = Value> {
-    prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::from),
+    let number = prop_oneof![
         any::<i64>().prop_map(Value::from),
         (-1e6f64..1e6).prop_map(Value::from),
-        text().prop_map(Value::from),
-    ]
+    ];
+    let scalar = prop_oneof![
+        any::<bool>().prop_map(Value::from),
+        text().prop_map(Value::from)
+    ];
+    prop_oneof![1 => Just(Value::Null), 2 => scalar, 2 => number]
 }
 
 fn json_any() -> impl Strategy<Value = Value> {
