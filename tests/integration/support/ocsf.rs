@@ -153,7 +153,7 @@ fn ocsf_extra_checks(root: &Map<String, Value>, unit: Option<TimeUnit>, errors: 
         }
     }
     // Every `*_id` anywhere has its caption.
-    id_captions("", &Value::Object(root.clone()), errors);
+    id_captions(&Value::Object(root.clone()), errors);
 
     // Timestamps: `time` in the format's unit, every `*_time` in ms.
     match root.get("time").and_then(Value::as_i64) {
@@ -177,7 +177,7 @@ fn ocsf_extra_checks(root: &Map<String, Value>, unit: Option<TimeUnit>, errors: 
         }
         None => errors.push("time must be an integer".into()),
     }
-    ms_times("", &Value::Object(root.clone()), errors);
+    ms_times(&Value::Object(root.clone()), errors);
 }
 
 fn user_captions(path: &str, user: &Map<String, Value>, errors: &mut Vec<String>) {
@@ -282,55 +282,51 @@ fn caption(
     }
 }
 
-/// Every key `x_id` of an object needs its caption `x` (`activity_id` → `activity_name`).
-fn id_captions(path: &str, v: &Value, errors: &mut Vec<String>) {
+/// Calls `visit` with the path (`.user.groups[0].uid`), the object and the key of every object
+/// member under `v`, depth first.
+fn each_member(path: &str, v: &Value, visit: &mut dyn FnMut(&str, &Map<String, Value>, &str)) {
     match v {
         Value::Object(map) => {
             for (k, item) in map {
-                if let Some(stem) = k.strip_suffix("_id") {
-                    let want = if k == "activity_id" {
-                        "activity_name".to_string()
-                    } else {
-                        stem.to_string()
-                    };
-                    if !map.get(&want).is_some_and(Value::is_string) {
-                        errors.push(format!("{path}.{k} has no caption {want}"));
-                    }
-                }
-                id_captions(&format!("{path}.{k}"), item, errors);
+                let here = format!("{path}.{k}");
+                visit(&here, map, k);
+                each_member(&here, item, visit);
             }
         }
         Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
-                id_captions(&format!("{path}[{i}]"), item, errors);
+                each_member(&format!("{path}[{i}]"), item, visit);
             }
         }
         _ => {}
     }
 }
 
+/// Every key `x_id` of an object needs its caption `x` (`activity_id` → `activity_name`).
+fn id_captions(root: &Value, errors: &mut Vec<String>) {
+    each_member("", root, &mut |here, map, k| {
+        if let Some(stem) = k.strip_suffix("_id") {
+            let want = if k == "activity_id" {
+                "activity_name"
+            } else {
+                stem
+            };
+            if !map.get(want).is_some_and(Value::is_string) {
+                errors.push(format!("{here} has no caption {want}"));
+            }
+        }
+    });
+}
+
 /// Every `*_time` integer is epoch ms.
-fn ms_times(path: &str, v: &Value, errors: &mut Vec<String>) {
-    match v {
-        Value::Object(map) => {
-            for (k, item) in map {
-                let here = format!("{path}.{k}");
-                if k.ends_with("_time") {
-                    match item.as_i64() {
-                        Some(t) if (MS_MIN..MS_MAX).contains(&t) => {}
-                        _ => errors.push(format!("{here} = {item} is not an epoch ms timestamp")),
-                    }
-                }
-                ms_times(&here, item, errors);
-            }
+fn ms_times(root: &Value, errors: &mut Vec<String>) {
+    each_member("", root, &mut |here, map, k| {
+        let item = &map[k];
+        let in_ms = item.as_i64().is_some_and(|t| (MS_MIN..MS_MAX).contains(&t));
+        if k.ends_with("_time") && !in_ms {
+            errors.push(format!("{here} = {item} is not an epoch ms timestamp"));
         }
-        Value::Array(items) => {
-            for (i, item) in items.iter().enumerate() {
-                ms_times(&format!("{path}[{i}]"), item, errors);
-            }
-        }
-        _ => {}
-    }
+    });
 }
 
 /// The project's own rule: no null, no blank string, no empty object; no empty array except a
