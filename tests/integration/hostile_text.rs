@@ -9,6 +9,7 @@
 use crate::support::binary;
 use crate::support::keys;
 
+use crate::support::wire::{json_answer, json_page};
 use serde_json::{json, Value};
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -24,19 +25,32 @@ fn long_summary() -> String {
 }
 
 fn okta_error(status: u16) -> ResponseTemplate {
-    ResponseTemplate::new(status).set_body_raw(
-        json!({
-            "errorCode": format!("E0000006{HOSTILE}"),
-            "errorSummary": long_summary(),
-            "errorId": "oae1",
-        })
-        .to_string(),
-        "application/json",
-    )
+    let body = json!({
+        "errorCode": format!("E0000006{HOSTILE}"),
+        "errorSummary": long_summary(),
+        "errorId": "oae1",
+    });
+    json_answer(status, &body)
 }
 
-fn json_body(value: Value) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_raw(value.to_string(), "application/json")
+/// Answers `verb` requests of `at` with `answer`.
+async fn answer(server: &MockServer, verb: &str, at: &str, answer: ResponseTemplate) {
+    Mock::given(method(verb))
+        .and(path(at))
+        .respond_with(answer)
+        .mount(server)
+        .await;
+}
+
+/// Runs `command` to its exit code `code`, asserts that what it printed on stderr says
+/// `message` and is inert; the stderr.
+async fn inert_stderr(command: std::process::Command, code: i32, message: &str) -> String {
+    let output = binary::output(command).await;
+    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+    assert_eq!(output.status.code(), Some(code), "{stderr}");
+    assert!(stderr.contains(message), "{stderr}");
+    assert_inert(&format!("stderr ({message})"), &output.stderr);
+    stderr
 }
 
 /// Asserts that `text` (what the binary printed on `stream`) is inert.
@@ -69,37 +83,45 @@ fn assert_inert(stream: &str, bytes: &[u8]) {
 /// user with a hostile status; anything else an empty list.
 async fn hostile_okta() -> MockServer {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/api/v1/groups"))
-        .respond_with(json_body(json!([
+    answer(
+        &server,
+        "GET",
+        "/api/v1/groups",
+        json_page(json!([
             {"id": "00gSAFE1", "type": "OKTA_GROUP", "profile": {"name": "fine"}},
             {"id": format!("00g{HOSTILE}"), "type": "OKTA_GROUP", "profile": {"name": HOSTILE}},
-        ])))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/api/v1/groups/00gSAFE1/users"))
-        .respond_with(json_body(json!([{"id": "00u1"}])))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/api/v1/iam/assignees/users"))
-        .respond_with(okta_error(403))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/api/v1/users"))
-        .respond_with(json_body(json!([{
+        ])),
+    )
+    .await;
+    answer(
+        &server,
+        "GET",
+        "/api/v1/groups/00gSAFE1/users",
+        json_page(json!([{"id": "00u1"}])),
+    )
+    .await;
+    answer(
+        &server,
+        "GET",
+        "/api/v1/iam/assignees/users",
+        okta_error(403),
+    )
+    .await;
+    answer(
+        &server,
+        "GET",
+        "/api/v1/users",
+        json_page(json!([{
             "id": "00u1",
             "status": HOSTILE,
             "lastUpdated": "2026-01-02T03:04:05.000Z",
             "profile": {"login": "a@example.com", "firstName": HOSTILE},
-        }])))
-        .mount(&server)
-        .await;
+        }])),
+    )
+    .await;
     Mock::given(method("GET"))
         .and(path_regex("^/api/"))
-        .respond_with(json_body(json!([])))
+        .respond_with(json_page(json!([])))
         .with_priority(10)
         .mount(&server)
         .await;
@@ -142,27 +164,22 @@ async fn hostile_ids_statuses_and_summaries_reach_no_terminal_raw() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hostile_error_that_stops_the_sync_is_printed_escaped_and_capped() {
     let server = MockServer::start().await;
+    answer(&server, "GET", "/api/v1/users", okta_error(401)).await;
+    answer(
+        &server,
+        "GET",
+        "/api/v1/iam/assignees/users",
+        json_page(json!({"value": []})),
+    )
+    .await;
     Mock::given(method("GET"))
-        .and(path("/api/v1/users"))
-        .respond_with(okta_error(401))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/api/v1/iam/assignees/users"))
-        .respond_with(json_body(json!({"value": []})))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .respond_with(json_body(json!([])))
+        .respond_with(json_page(json!([])))
         .with_priority(10)
         .mount(&server)
         .await;
-    let output = binary::output(connector(&server, &["sync", "--output", "-"])).await;
-    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
-    assert_eq!(output.status.code(), Some(3), "{stderr}");
-    assert!(stderr.contains("Okta answered HTTP 401"), "{stderr}");
+    let command = connector(&server, &["sync", "--output", "-"]);
+    let stderr = inert_stderr(command, 3, "Okta answered HTTP 401").await;
     assert!(stderr.contains('…'), "the summary is cut: {stderr}");
-    assert_inert("stderr of a failed sync", &output.stderr);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -195,40 +212,21 @@ async fn the_check_report_prints_only_sanitised_text() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hostile_token_endpoint_error_is_printed_escaped() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/oauth2/v1/token"))
-        .respond_with(ResponseTemplate::new(400).set_body_raw(
-            json!({"error": format!("invalid_client{HOSTILE}"), "error_description": long_summary()})
-                .to_string(),
-            "application/json",
-        ))
-        .mount(&server)
-        .await;
+    let error = format!("invalid_client{HOSTILE}");
+    let body = json!({"error": error, "error_description": long_summary()});
+    answer(&server, "POST", "/oauth2/v1/token", json_answer(400, &body)).await;
     let mut command = connector(&server, &["sync", "--output", "-"]);
     command
         .args(["--auth", "oauth", "--client-id", "0oa1hostile0000000ab"])
         .env("OKTA_PRIVATE_KEY", keys::rsa_pkcs8().text);
-    let output = binary::output(command).await;
-    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
-    assert_eq!(output.status.code(), Some(3), "{stderr}");
-    assert!(
-        stderr.contains("refused the service app's token request"),
-        "{stderr}"
-    );
-    assert_inert("stderr of an OAuth failure", &output.stderr);
+    inert_stderr(command, 3, "refused the service app's token request").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hostile_intake_message_is_printed_escaped() {
     let server = hostile_okta().await;
-    Mock::given(method("POST"))
-        .and(path("/intake"))
-        .respond_with(ResponseTemplate::new(400).set_body_raw(
-            json!({"message": long_summary()}).to_string(),
-            "application/json",
-        ))
-        .mount(&server)
-        .await;
+    let body = json!({"message": long_summary()});
+    answer(&server, "POST", "/intake", json_answer(400, &body)).await;
     let state = tempfile::tempdir().unwrap();
     let mut command = connector(&server, &["sync"]);
     command
@@ -236,9 +234,5 @@ async fn a_hostile_intake_message_is_printed_escaped() {
         .arg("--state-dir")
         .arg(state.path())
         .env("INTAKE_API_KEY", "hostile-text-test-key");
-    let output = binary::output(command).await;
-    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
-    assert_eq!(output.status.code(), Some(4), "{stderr}");
-    assert!(stderr.contains("intake rejected the batch"), "{stderr}");
-    assert_inert("stderr of an intake refusal", &output.stderr);
+    inert_stderr(command, 4, "intake rejected the batch").await;
 }
