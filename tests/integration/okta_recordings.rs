@@ -129,6 +129,11 @@ fn header_values<'a>(headers: &'a BTreeMap<String, Values>, name: &str) -> Vec<&
         .collect()
 }
 
+/// The first record of `records` that `is` picks.
+fn the<T>(records: &[T], is: impl Fn(&T) -> bool) -> &T {
+    records.iter().find(|record| is(record)).expect("a record")
+}
+
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/okta-recordings")
 }
@@ -298,11 +303,7 @@ fn recorded_values_survive_parsing() {
     let parsed = parse_every_recording();
 
     // 2026 recording: an ACTIVE user whose `activated` is null.
-    let binoy = parsed
-        .users
-        .iter()
-        .find(|u| u.id == "00unwlw0tbo8E6aVj5d7")
-        .unwrap();
+    let binoy = the(&parsed.users, |u| u.id == "00unwlw0tbo8E6aVj5d7");
     assert_eq!(binoy.status, UserStatus::Active);
     assert_eq!(binoy.activated, None);
     assert_eq!(binoy.created, Some("2025-03-19T08:01:48Z".parse().unwrap()));
@@ -326,11 +327,9 @@ fn recorded_values_survive_parsing() {
         .all(|u| u.activated.is_none() && u.last_login.is_none() && !u.status.is_enabled()));
 
     // The BUILT_IN "Everyone" group, with its membership timestamp.
-    let everyone = parsed
-        .groups
-        .iter()
-        .find(|g| g.profile.name.as_deref() == Some("Everyone"))
-        .unwrap();
+    let everyone = the(&parsed.groups, |g| {
+        g.profile.name.as_deref() == Some("Everyone")
+    });
     assert_eq!(everyone.group_type, GroupType::BuiltIn);
     assert_eq!(everyone.id, "00gc04qatkiyWnGoq4x6");
     assert_eq!(
@@ -343,19 +342,15 @@ fn recorded_values_survive_parsing() {
         .any(|g| g.group_type == GroupType::OktaGroup));
 
     // A group's role, and a user's direct role.
-    let inherited = parsed
-        .roles
-        .iter()
-        .find(|r| r.role_type.as_deref() == Some("APP_ADMIN"))
-        .unwrap();
+    let inherited = the(&parsed.roles, |r| {
+        r.role_type.as_deref() == Some("APP_ADMIN")
+    });
     assert_eq!(inherited.assignment_type.as_deref(), Some("GROUP"));
     assert_eq!(inherited.display_label(), Some("Application Administrator"));
     assert!(inherited.is_active());
-    let direct = parsed
-        .roles
-        .iter()
-        .find(|r| r.assignment_type.as_deref() == Some("USER"))
-        .unwrap();
+    let direct = the(&parsed.roles, |r| {
+        r.assignment_type.as_deref() == Some("USER")
+    });
     assert_eq!(direct.role_type.as_deref(), Some("USER_ADMIN"));
     assert_eq!(direct.label.as_deref(), Some("User Administrator"));
 
@@ -640,30 +635,24 @@ async fn read_through_client(
         .collect();
     Some(match segments.as_slice() {
         ["users", id] => client.get_user(id).await.map(|u| vec![u.id]),
-        ["users", id, "roles"] => client
-            .list_user_roles(id)
-            .await
-            .map(|r| r.into_iter().filter_map(|r| r.id).collect()),
-        ["users", id, "factors"] => client
-            .list_user_factors(id)
-            .await
-            .map(|f| f.into_iter().filter_map(|f| f.id).collect()),
-        ["groups"] => client
-            .list_groups(None)
-            .collect_all()
-            .await
-            .map(|g| g.into_iter().map(|g| g.id).collect()),
-        ["groups", id, "users"] => client
-            .list_group_members(id)
-            .collect_all()
-            .await
-            .map(|m| m.into_iter().map(|m| m.id).collect()),
-        ["groups", id, "roles"] => client
-            .list_group_roles(id)
-            .await
-            .map(|r| r.into_iter().filter_map(|r| r.id).collect()),
+        ["users", id, "roles"] => ids(client.list_user_roles(id), |r| r.id).await,
+        ["users", id, "factors"] => ids(client.list_user_factors(id), |f| f.id).await,
+        ["groups"] => ids(client.list_groups(None).collect_all(), |g| Some(g.id)).await,
+        ["groups", id, "users"] => {
+            ids(client.list_group_members(id).collect_all(), |m| Some(m.id)).await
+        }
+        ["groups", id, "roles"] => ids(client.list_group_roles(id), |r| r.id).await,
         _ => return None,
     })
+}
+
+/// The ids of what `read` returns (records without one left out).
+async fn ids<T>(
+    read: impl std::future::Future<Output = Result<Vec<T>, OktaError>>,
+    id: fn(T) -> Option<String>,
+) -> Result<Vec<String>, OktaError> {
+    read.await
+        .map(|items| items.into_iter().filter_map(id).collect())
 }
 
 #[tokio::test]
