@@ -42,17 +42,19 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 // ------------------------------------------------------------------------------ harness
 
-/// Virtual seconds per real second, for the fake tenant and the connector alike.
-const SCALE: f64 = 50.0;
-
-/// 450 users: three user pages of 200, so faults can hit a page in the middle.
-const USERS: usize = 450;
-
+/// The fake tenant, the fake intake, and the connector's clock, which runs as fast as the
+/// tenant's.
 struct Env {
     okta: FakeOkta,
     intake: FakeIntake,
     clock: SharedClock,
 }
+
+/// Virtual seconds per real second, for the fake tenant and the connector alike.
+const SCALE: f64 = 50.0;
+
+/// 450 users: three user pages of 200, so faults can hit a page in the middle.
+const USERS: usize = 450;
 
 impl Env {
     async fn start(users: usize, options: FakeOptions) -> Env {

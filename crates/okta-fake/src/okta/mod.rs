@@ -62,32 +62,36 @@ pub enum Bucket {
     Other,
 }
 
+/// The buckets of Okta's rate limits by path, as Okta documents them: a path ending in `/`
+/// takes every path under it, any other only itself. The first that matches wins; a path none
+/// matches is in [`Bucket::Other`]. (The fake's own table, written apart from the connector's
+/// classification, so that a mistake there is not mirrored here.)
+const BUCKET_PATHS: [(&str, Bucket); 6] = [
+    ("/api/v1/users", Bucket::UsersList),
+    ("/api/v1/users/", Bucket::UserById),
+    ("/api/v1/groups", Bucket::Groups),
+    ("/api/v1/groups/", Bucket::Groups),
+    ("/api/v1/iam/", Bucket::Iam),
+    ("/api/v1/logs", Bucket::Logs),
+];
+
 impl Bucket {
-    pub const ALL: [Bucket; 6] = [
-        Bucket::UsersList,
-        Bucket::UserById,
-        Bucket::Groups,
-        Bucket::Iam,
-        Bucket::Logs,
-        Bucket::Other,
-    ];
+    pub const ALL: [Bucket; 6] = {
+        use Bucket::*;
+        [UsersList, UserById, Groups, Iam, Logs, Other]
+    };
 
     /// The bucket of a request path.
     pub fn of_path(path: &str) -> Bucket {
-        let p = path.trim_end_matches('/');
-        if p == "/api/v1/users" {
-            Bucket::UsersList
-        } else if p.starts_with("/api/v1/users/") {
-            Bucket::UserById
-        } else if p == "/api/v1/groups" || p.starts_with("/api/v1/groups/") {
-            Bucket::Groups
-        } else if p.starts_with("/api/v1/iam/") {
-            Bucket::Iam
-        } else if p == "/api/v1/logs" {
-            Bucket::Logs
-        } else {
-            Bucket::Other
-        }
+        let path = path.trim_end_matches('/');
+        let matches = |pattern: &str| match pattern.strip_suffix('/') {
+            Some(_) => path.starts_with(pattern),
+            None => path == pattern,
+        };
+        BUCKET_PATHS
+            .iter()
+            .find(|(pattern, _)| matches(pattern))
+            .map_or(Bucket::Other, |&(_, bucket)| bucket)
     }
 }
 
