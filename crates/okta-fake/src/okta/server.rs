@@ -21,6 +21,15 @@ pub(super) struct Answer {
 }
 
 impl Answer {
+    /// A page of a list: `body`, and the `Link` headers to the next page.
+    pub fn page(body: String, links: Vec<String>) -> Answer {
+        Answer {
+            status: 200,
+            body,
+            links,
+        }
+    }
+
     pub fn ok(body: String) -> Answer {
         Answer {
             status: 200,
@@ -243,13 +252,14 @@ async fn respond(
         .limits
         .admit(bucket, now_ms, shared.faults.external(bucket));
     let (limit, remaining) = (verdict.limit, verdict.remaining);
+    // An error answer within the bucket's limits.
+    let refuse = |status, code, summary| {
+        let answer = error(shared, n, status, code, summary);
+        finish(answer, limit, remaining, false)
+    };
+    const DENIED: &str = "You do not have permission to perform the requested action";
     if !token_ok {
-        return finish(
-            error(shared, n, 401, "E0000011", "Invalid token provided"),
-            limit,
-            remaining,
-            false,
-        );
+        return refuse(401, "E0000011", "Invalid token provided");
     }
     if !verdict.allowed {
         count_429(false);
@@ -259,37 +269,14 @@ async fn respond(
     if let (Some(scopes), Some(needed)) = (&granted, needed) {
         if !scopes.iter().any(|s| s == needed) {
             shared.oauth.count_insufficient_scope();
-            let reply = finish(
-                error(
-                    shared,
-                    n,
-                    403,
-                    "E0000006",
-                    "You do not have permission to perform the requested action",
-                ),
-                limit,
-                remaining,
-                false,
-            );
-            return reply.with_header(
+            return refuse(403, "E0000006", DENIED).with_header(
                 "www-authenticate",
                 format!("Bearer error=\"insufficient_scope\", error_description=\"The access token provided does not contain the required scopes.\", scope=\"{needed}\""),
             );
         }
     }
     if shared.forbidden.lock().unwrap().contains(&bucket) {
-        return finish(
-            error(
-                shared,
-                n,
-                403,
-                "E0000006",
-                "You do not have permission to perform the requested action",
-            ),
-            limit,
-            remaining,
-            false,
-        );
+        return refuse(403, "E0000006", DENIED);
     }
     let decision = shared.faults.decide(n, &req.path);
     if decision.drop {
@@ -561,15 +548,10 @@ fn route(shared: &Shared, req: &Request, n: u64) -> Answer {
             match *sub {
                 "roles" => Answer::ok(user_roles_json(org, user, &base)),
                 "factors" => {
-                    let mut out = String::from("[");
                     let login = user.login();
-                    for (i, f) in user.factors.iter().enumerate() {
-                        if i > 0 {
-                            out.push(',');
-                        }
-                        factor_json(&mut out, user, &login, f, &base);
-                    }
-                    out.push(']');
+                    let out = json_array(user.factors.iter(), 0, |out, f| {
+                        factor_json(out, user, &login, f, &base)
+                    });
                     Answer::ok(out)
                 }
                 "groups" => {
@@ -582,19 +564,9 @@ fn route(shared: &Shared, req: &Request, n: u64) -> Answer {
                         (g.seq, g)
                     });
                     let (groups, next) = page(items, &paging, |_| true);
-                    let mut out = String::from("[");
-                    for (i, g) in groups.iter().enumerate() {
-                        if i > 0 {
-                            out.push(',');
-                        }
-                        group_json(&mut out, g, &base, None);
-                    }
-                    out.push(']');
-                    Answer {
-                        status: 200,
-                        body: out,
-                        links: paging.links(shared.salt, next, None),
-                    }
+                    let out =
+                        json_array(groups.iter(), 0, |out, g| group_json(out, g, &base, None));
+                    Answer::page(out, paging.links(shared.salt, next, None))
                 }
                 _ => not_found_path(shared, n, path),
             }
@@ -622,20 +594,10 @@ fn route(shared: &Shared, req: &Request, n: u64) -> Answer {
                 (u.seq, u)
             });
             let (users, next) = page(items, &paging, |_| true);
-            let mut out = String::with_capacity(users.len() * 900 + 2);
-            out.push('[');
-            for (i, u) in users.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                user_json(&mut out, org, u, &base, omit_credentials);
-            }
-            out.push(']');
-            Answer {
-                status: 200,
-                body: out,
-                links: paging.links(shared.salt, next, None),
-            }
+            let out = json_array(users.iter(), users.len() * 900 + 2, |out, u| {
+                user_json(out, org, u, &base, omit_credentials)
+            });
+            Answer::page(out, paging.links(shared.salt, next, None))
         }
         ["groups", id, "roles"] => {
             let Some(g) = org.group_index(id) else {
@@ -643,14 +605,9 @@ fn route(shared: &Shared, req: &Request, n: u64) -> Answer {
             };
             let group = &org.groups[g];
             let href = format!("{base}/api/v1/groups/{}", group.id);
-            let mut out = String::from("[");
-            for (i, r) in group.roles.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                role_json(&mut out, r, "GROUP", &href, &base);
-            }
-            out.push(']');
+            let out = json_array(group.roles.iter(), 0, |out, r| {
+                role_json(out, r, "GROUP", &href, &base)
+            });
             Answer::ok(out)
         }
         ["iam", "assignees", "users"] => {
@@ -664,18 +621,14 @@ fn route(shared: &Shared, req: &Request, n: u64) -> Answer {
                 (u.seq, u)
             });
             let (users, next) = page(items, &paging, |_| true);
-            let mut out = String::from("{\"value\":[");
-            for (i, u) in users.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
+            let value = json_array(users.iter(), 0, |out, u| {
                 out.push_str(&format!(
                     "{{\"id\":\"{id}\",\"orn\":\"orn:okta:directory:{org}:users:{id}\",\"_links\":{{\"self\":{{\"href\":\"{base}/api/v1/users/{id}\"}},\"roles\":{{\"href\":\"{base}/api/v1/users/{id}/roles\"}}}}}}",
                     id = u.id,
                     org = org.org_id,
-                ));
-            }
-            out.push_str("],\"_links\":{");
+                ))
+            });
+            let mut out = format!("{{\"value\":{value},\"_links\":{{");
             if let Some(seq) = next {
                 let href = paging.url(&base, Some(&encode_cursor(shared.salt, seq)));
                 out.push_str("\"next\":{\"href\":");
@@ -814,15 +767,27 @@ fn expressions<R: Resource>(req: &Request) -> Result<Option<Expr>, ()> {
     })
 }
 
-fn list_users(shared: &Shared, req: &Request, n: u64, org: &Org, base: &str, omit: bool) -> Answer {
-    let Ok(expr) = expressions::<UserView>(req) else {
-        return invalid_search(shared, n);
-    };
-    let paging = match Paging::new(shared, req, base, 200, 200) {
-        Ok(p) => p,
-        Err(what) => return bad_param(shared, n, &what),
-    };
+/// What a list request asks for: its search or filter, its page, and its `q` (lower case); or
+/// the error answer to a malformed one.
+fn list_request<R: Resource>(
+    shared: &Shared,
+    req: &Request,
+    n: u64,
+    base: &str,
+    limit: usize,
+) -> Result<(Option<Expr>, Paging, Option<String>), Answer> {
+    let expr = expressions::<R>(req).map_err(|()| invalid_search(shared, n))?;
+    let paging =
+        Paging::new(shared, req, base, limit, limit).map_err(|what| bad_param(shared, n, &what))?;
     let q = req.query_param("q").map(|q| q.to_lowercase());
+    Ok((expr, paging, q))
+}
+
+fn list_users(shared: &Shared, req: &Request, n: u64, org: &Org, base: &str, omit: bool) -> Answer {
+    let (expr, paging, q) = match list_request::<UserView>(shared, req, n, base, 200) {
+        Ok(request) => request,
+        Err(answer) => return answer,
+    };
     let needs_profile = q.is_some() || expr.as_ref().is_some_and(filter::uses_profile);
     let items = org.users.iter().map(|u| (u.seq, u));
     let (users, next) = page(items, &paging, |u| {
@@ -846,36 +811,22 @@ fn list_users(shared: &Shared, req: &Request, n: u64, org: &Org, base: &str, omi
             (None, None) => u.status != "DEPROVISIONED",
         }
     });
-    let mut out = String::with_capacity(users.len() * 900 + 2);
-    out.push('[');
-    for (i, u) in users.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        user_json(&mut out, org, u, base, omit);
-    }
-    out.push(']');
+    let out = json_array(users.iter(), users.len() * 900 + 2, |out, u| {
+        user_json(out, org, u, base, omit)
+    });
     let foreign = if next.is_some() {
         shared.faults.take_foreign()
     } else {
         None
     };
-    Answer {
-        status: 200,
-        body: out,
-        links: paging.links(shared.salt, next, foreign),
-    }
+    Answer::page(out, paging.links(shared.salt, next, foreign))
 }
 
 fn list_groups(shared: &Shared, req: &Request, n: u64, org: &Org, base: &str) -> Answer {
-    let Ok(expr) = expressions::<GroupView>(req) else {
-        return invalid_search(shared, n);
+    let (expr, paging, q) = match list_request::<GroupView>(shared, req, n, base, 10_000) {
+        Ok(request) => request,
+        Err(answer) => return answer,
     };
-    let paging = match Paging::new(shared, req, base, 10_000, 10_000) {
-        Ok(p) => p,
-        Err(what) => return bad_param(shared, n, &what),
-    };
-    let q = req.query_param("q").map(|q| q.to_lowercase());
     let items = org.groups.iter().map(|g| (g.seq, g));
     let (groups, next) = page(items, &paging, |g| {
         let by_expr = match &expr {
@@ -889,22 +840,43 @@ fn list_groups(shared: &Shared, req: &Request, n: u64, org: &Org, base: &str) ->
         by_expr && by_q
     });
     let stats = wants_stats(req).then_some(shared.options.stats_admin_spelling);
-    let mut out = String::from("[");
-    for (i, g) in groups.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        group_json(&mut out, g, base, stats);
-    }
-    out.push(']');
-    Answer {
-        status: 200,
-        body: out,
-        links: paging.links(shared.salt, next, None),
-    }
+    let out = json_array(groups.iter(), 0, |out, g| group_json(out, g, base, stats));
+    Answer::page(out, paging.links(shared.salt, next, None))
 }
 
 // ------------------------------------------------------------------------------ JSON
+
+/// `[item,item,…]`, each written by `write`, in a string of `capacity` bytes to start with.
+fn json_array<T>(
+    items: impl IntoIterator<Item = T>,
+    capacity: usize,
+    mut write: impl FnMut(&mut String, T),
+) -> String {
+    let mut out = String::with_capacity(capacity);
+    out.push('[');
+    for (i, item) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write(&mut out, item);
+    }
+    out.push(']');
+    out
+}
+
+/// `{"id":"…"`: the start of an object, its id escaped.
+fn open_with_id(out: &mut String, id: &str) {
+    out.push_str("{\"id\":");
+    push_json_str(out, id);
+}
+
+/// `,"key":"value"`, the value escaped.
+fn str_field(out: &mut String, key: &str, value: &str) {
+    out.push_str(",\"");
+    out.push_str(key);
+    out.push_str("\":");
+    push_json_str(out, value);
+}
 
 fn ts_field(out: &mut String, key: &str, t: Option<jiff::Timestamp>) {
     out.push_str(",\"");
@@ -1034,14 +1006,10 @@ fn group_json(out: &mut String, g: &FakeGroup, base: &str, stats: Option<StatsAd
 }
 
 fn role_json(out: &mut String, r: &FakeRole, assignment: &str, assignee: &str, base: &str) {
-    out.push_str("{\"id\":");
-    push_json_str(out, &r.id);
-    out.push_str(",\"label\":");
-    push_json_str(out, &r.label);
-    out.push_str(",\"type\":");
-    push_json_str(out, &r.role_type);
-    out.push_str(",\"status\":");
-    push_json_str(out, &r.status);
+    open_with_id(out, &r.id);
+    str_field(out, "label", &r.label);
+    str_field(out, "type", &r.role_type);
+    str_field(out, "status", &r.status);
     ts_field(out, "created", Some(r.created));
     ts_field(out, "lastUpdated", Some(r.last_updated));
     out.push_str(",\"assignmentType\":\"");
@@ -1066,34 +1034,21 @@ fn role_json(out: &mut String, r: &FakeRole, assignment: &str, assignee: &str, b
 
 fn user_roles_json(org: &Org, user: &FakeUser, base: &str) -> String {
     let href = format!("{base}/api/v1/users/{}", user.id);
-    let mut out = String::from("[");
-    let mut first = true;
-    for r in org.user_roles(&user.id) {
-        if !first {
-            out.push(',');
-        }
-        first = false;
+    json_array(org.user_roles(&user.id), 0, |out, r| {
         let assignee = match r.via_group {
             Some(g) => format!("{base}/api/v1/groups/{}", g.id),
             None => href.clone(),
         };
-        role_json(&mut out, r.role, r.assignment_type(), &assignee, base);
-    }
-    out.push(']');
-    out
+        role_json(out, r.role, r.assignment_type(), &assignee, base);
+    })
 }
 
 fn factor_json(out: &mut String, u: &FakeUser, login: &str, f: &FakeFactor, base: &str) {
-    out.push_str("{\"id\":");
-    push_json_str(out, &f.id);
-    out.push_str(",\"factorType\":");
-    push_json_str(out, &f.factor_type);
-    out.push_str(",\"provider\":");
-    push_json_str(out, &f.provider);
-    out.push_str(",\"vendorName\":");
-    push_json_str(out, &f.vendor_name);
-    out.push_str(",\"status\":");
-    push_json_str(out, &f.status);
+    open_with_id(out, &f.id);
+    str_field(out, "factorType", &f.factor_type);
+    str_field(out, "provider", &f.provider);
+    str_field(out, "vendorName", &f.vendor_name);
+    str_field(out, "status", &f.status);
     ts_field(out, "created", Some(f.created));
     ts_field(out, "lastUpdated", Some(f.last_updated));
     let tail = (mix(u.seq) % 10_000) as u32;
