@@ -145,6 +145,20 @@ impl TestServer {
         Ok(TestServer { addr, shutdown })
     }
 
+    /// Binds a free loopback port; `serve` answers every request with its own handle on
+    /// `state`. Panics, naming `what`, when no port can be bound.
+    pub async fn serving<S, F, Fut>(what: &str, state: &Arc<S>, serve: F) -> TestServer
+    where
+        S: Send + Sync + 'static,
+        F: Fn(Arc<S>, Request) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Reply> + Send + 'static,
+    {
+        let state = state.clone();
+        let handler = handler(move |request| serve(state.clone(), request));
+        let server = TestServer::start(0, handler).await;
+        server.unwrap_or_else(|error| panic!("start {what}: {error}"))
+    }
+
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }

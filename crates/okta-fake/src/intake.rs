@@ -18,7 +18,7 @@ use std::time::Duration;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
-use crate::http::{handler, Reply, Request, TestServer};
+use crate::http::{Reply, Request, TestServer};
 use crate::rng::Rng;
 
 /// The wire format the fake intake expects.
@@ -94,16 +94,10 @@ impl FakeIntake {
             keep_items: true,
             ..State::default()
         }));
-        let shared = state.clone();
-        let server = TestServer::start(
-            0,
-            handler(move |request| {
-                let state = shared.clone();
-                async move { serve(&state, request).await }
-            }),
-        )
-        .await
-        .expect("start the fake intake");
+        let server = TestServer::serving("the fake intake", &state, |state, request| async move {
+            serve(&state, request).await
+        })
+        .await;
         FakeIntake { server, state }
     }
 

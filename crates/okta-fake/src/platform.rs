@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde_json::{json, Value};
 
-use crate::http::{handler, Reply, Request, TestServer};
+use crate::http::{Reply, Request, TestServer};
 
 /// The path of the callback (the others replace `/callback`).
 pub const CALLBACK_PATH: &str =
@@ -47,16 +47,11 @@ impl FakePlatform {
             secrets,
             ..State::default()
         }));
-        let shared = state.clone();
-        let server = TestServer::start(
-            0,
-            handler(move |request| {
-                let state = shared.clone();
-                async move { serve(&state, request) }
-            }),
-        )
-        .await
-        .expect("start the fake platform");
+        let server =
+            TestServer::serving("the fake platform", &state, |state, request| async move {
+                serve(&state, request)
+            })
+            .await;
         FakePlatform { server, state }
     }
 

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 
-use crate::http::{handler, Reply, Request, TestServer};
+use crate::http::{Reply, Request, TestServer};
 
 type Intercept = Arc<dyn Fn(&Request) -> Option<Reply> + Send + Sync>;
 type Tamper = Arc<dyn Fn(&Request, Reply) -> Reply + Send + Sync>;
@@ -46,16 +46,10 @@ impl Proxy {
             intercept: Mutex::new(None),
             tamper: Mutex::new(None),
         });
-        let state = shared.clone();
-        let server = TestServer::start(
-            0,
-            handler(move |request| {
-                let state = state.clone();
-                async move { serve(&state, request).await }
-            }),
-        )
-        .await
-        .expect("start the proxy");
+        let server = TestServer::serving("the proxy", &shared, |state, request| async move {
+            serve(&state, request).await
+        })
+        .await;
         *shared.host.lock().unwrap() = server.addr().to_string();
         Proxy { server, shared }
     }
