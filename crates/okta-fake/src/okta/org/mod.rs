@@ -441,10 +441,7 @@ impl Org {
     }
 
     pub(crate) fn user_entity_by_id(&self, id: &str) -> LogEntity {
-        let at = self
-            .user_index(id)
-            .unwrap_or_else(|| panic!("fake okta: no user {id}"));
-        self.user_entity(at)
+        self.user_entity(self.user_pos(id))
     }
 
     /// A group as an event's target (Okta gives groups the alternate id `unknown`).

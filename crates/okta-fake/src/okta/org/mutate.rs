@@ -15,11 +15,14 @@ use crate::okta::syslog::Record;
 
 impl Org {
     fn user_mut(&mut self, id: &str) -> &mut FakeUser {
-        let i = *self
-            .user_idx
-            .get(id)
-            .unwrap_or_else(|| panic!("fake okta: no user {id}"));
+        let i = self.user_pos(id);
         &mut self.users[i]
+    }
+
+    /// The index of user `id`, which a test must not get wrong.
+    pub(super) fn user_pos(&self, id: &str) -> usize {
+        self.user_index(id)
+            .unwrap_or_else(|| panic!("fake okta: no user {id}"))
     }
 
     fn group_pos(&self, id: &str) -> usize {
@@ -160,10 +163,7 @@ impl Org {
     /// Adds a member: bumps the group's `lastMembershipUpdated` only (not the user's
     /// `lastUpdated`, as in Okta). Returns false (and changes nothing) if already a member.
     pub fn add_member(&mut self, group_id: &str, user_id: &str) -> bool {
-        let g = self.group_pos(group_id);
-        let u = self
-            .user_index(user_id)
-            .unwrap_or_else(|| panic!("fake okta: no user {user_id}")) as u32;
+        let (g, u) = (self.group_pos(group_id), self.user_pos(user_id) as u32);
         let Err(at) = self.groups[g].members.binary_search(&u) else {
             return false;
         };
@@ -182,10 +182,7 @@ impl Org {
     /// Removes a member: bumps the group's `lastMembershipUpdated` only. Returns false if the
     /// user was not a member.
     pub fn remove_member(&mut self, group_id: &str, user_id: &str) -> bool {
-        let g = self.group_pos(group_id);
-        let u = self
-            .user_index(user_id)
-            .unwrap_or_else(|| panic!("fake okta: no user {user_id}")) as u32;
+        let (g, u) = (self.group_pos(group_id), self.user_pos(user_id) as u32);
         let Ok(at) = self.groups[g].members.binary_search(&u) else {
             return false;
         };
