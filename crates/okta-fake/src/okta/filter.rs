@@ -143,28 +143,29 @@ impl<R: Resource> Parser<R> {
     }
 
     fn expr(&mut self) -> Result<Expr, String> {
-        let mut parts = vec![self.and()?];
-        while self.peek_word("or") {
-            self.pos += 1;
-            parts.push(self.and()?);
-        }
-        Ok(if parts.len() == 1 {
-            parts.pop().unwrap()
-        } else {
-            Expr::Or(parts)
-        })
+        self.joined("or", Self::and, Expr::Or)
     }
 
     fn and(&mut self) -> Result<Expr, String> {
-        let mut parts = vec![self.atom()?];
-        while self.peek_word("and") {
+        self.joined("and", Self::atom, Expr::And)
+    }
+
+    /// `operand (keyword operand)*`: a lone operand as it is, several joined by `join`.
+    fn joined(
+        &mut self,
+        keyword: &str,
+        operand: fn(&mut Self) -> Result<Expr, String>,
+        join: fn(Vec<Expr>) -> Expr,
+    ) -> Result<Expr, String> {
+        let mut parts = vec![operand(self)?];
+        while self.peek_word(keyword) {
             self.pos += 1;
-            parts.push(self.atom()?);
+            parts.push(operand(self)?);
         }
         Ok(if parts.len() == 1 {
             parts.pop().unwrap()
         } else {
-            Expr::And(parts)
+            join(parts)
         })
     }
 
