@@ -350,7 +350,8 @@ mod tests {
         let outcome =
             |status, code| read_outcome::<()>(&failed(OktaError::Api(Box::new(api(status, code)))));
         // Each status and code, and the kind of outcome it is, carrying Okta's error.
-        let cases: [(u16, Option<&str>, fn(ApiError) -> ReadOutcome); 8] = [
+        type Kind = fn(ApiError) -> ReadOutcome;
+        let cases: [(u16, Option<&str>, Kind); 8] = [
             (403, Some("E0000006"), ReadOutcome::Denied),
             (401, Some("E0000011"), ReadOutcome::Denied),
             (401, None, ReadOutcome::Denied),

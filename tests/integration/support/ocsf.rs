@@ -282,9 +282,12 @@ fn caption(
     }
 }
 
+/// What [`each_member`] calls for a member: its path, its object and its key.
+type MemberVisit<'a> = dyn FnMut(&str, &Map<String, Value>, &str) + 'a;
+
 /// Calls `visit` with the path (`.user.groups[0].uid`), the object and the key of every object
 /// member under `v`, depth first.
-fn each_member(path: &str, v: &Value, visit: &mut dyn FnMut(&str, &Map<String, Value>, &str)) {
+fn each_member(path: &str, v: &Value, visit: &mut MemberVisit) {
     match v {
         Value::Object(map) => {
             for (k, item) in map {
