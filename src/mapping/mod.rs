@@ -24,9 +24,12 @@
 //!   `status_changed` are RFC 3339 with millisecond precision and `Z`. An Okta timestamp before
 //!   2001-09-09 (epoch ms < 10^12; Okta was founded in 2009) can only come from a broken import
 //!   and would be indistinguishable from a value in seconds: it is omitted.
-//! - `metadata.uid` = `{id}:{lastUpdated epoch ms}:{enrichment fingerprint}` (FNV-1a of groups,
-//!   admin and MFA): stable for the same content, new when the record or its enrichment changes
-//!   (membership changes do not bump Okta's `lastUpdated`). Hard deletes:
+//! - `metadata.uid` = `{id}:{fingerprint}`: 32 hex digits of a 128-bit fingerprint of the whole
+//!   event except when it was collected (`time`, `metadata.logged_time`). The same content
+//!   always gets the same uid, any change a new one, whatever moved: the record (Okta's
+//!   `lastUpdated` has whole seconds, so two changes inside one second share it), the groups,
+//!   admin rights or MFA (which do not move `lastUpdated` at all). The sync stores the uid it
+//!   delivered per user and skips only an identical event. Hard deletes:
 //!   `{id}:deleted:{epoch ms}`.
 //! - A record whose Okta `id` is blank is not an Okta user and has no identity to report:
 //!   callers skip it ([`is_mappable`]).
@@ -71,9 +74,9 @@ use crate::okta::model::{User, UserStatus};
 
 pub use event::Event;
 use event::{
-    Account, AccountData, AccountEnrichment, EmailAddrs, Fnv, FullName, Groups, LdapPerson,
-    Location, Manager, Metadata, Organization, Product, RecordUid, RecordVersion, Rfc3339,
-    UserObject,
+    fingerprint128, Account, AccountData, AccountEnrichment, EmailAddrs, FullName, Groups,
+    LdapPerson, Location, Manager, Metadata, Organization, Product, RecordUid, RecordVersion,
+    Rfc3339, UserObject,
 };
 
 /// The unit of the top-level `time` field.
@@ -214,53 +217,45 @@ pub fn map_user<'a>(user: &'a User, enrichment: &Enrichment<'a>, ctx: &'a MapCon
 
     let status = non_blank(user.status.as_str()).unwrap_or("UNKNOWN");
 
-    event(
-        ctx,
-        metadata(
-            ctx,
-            RecordUid {
-                id: id.unwrap_or_default(),
-                version: RecordVersion::Updated(
-                    last_updated.map(|t| t.as_millisecond()),
-                    fingerprint(enrichment),
-                ),
-            },
-        ),
-        UserObject {
+    let user_object = UserObject {
+        uid: id,
+        name,
+        uid_alt: login,
+        email_addr: email,
+        domain,
+        full_name,
+        display_name: opt(&p.display_name),
+        phone_number: opt(&p.mobile_phone).or(opt(&p.primary_phone)),
+        type_id,
+        type_,
+        has_mfa: enrichment.has_mfa,
+        account: Account {
             uid: id,
             name,
-            uid_alt: login,
-            email_addr: email,
-            domain,
-            full_name,
-            display_name: opt(&p.display_name),
-            phone_number: opt(&p.mobile_phone).or(opt(&p.primary_phone)),
-            type_id,
-            type_,
-            has_mfa: enrichment.has_mfa,
-            account: Account {
-                uid: id,
-                name,
-                type_id: ACCOUNT_TYPE.0,
-                type_: ACCOUNT_TYPE.1,
-                is_disabled: !user.status.is_enabled(),
-                is_locked: Some(user.status == UserStatus::LockedOut),
-            },
-            groups: enrichment.groups.map(Groups),
-            org,
-            ldap_person: (!ldap.is_empty()).then_some(ldap),
+            type_id: ACCOUNT_TYPE.0,
+            type_: ACCOUNT_TYPE.1,
+            is_disabled: !user.status.is_enabled(),
+            is_locked: Some(user.status == UserStatus::LockedOut),
         },
-        AccountEnrichment {
-            name: "account",
-            value: status,
-            data: AccountData {
-                is_enabled: user.status.is_enabled(),
-                last_logon: plausible(user.last_login).map(Rfc3339),
-                last_time_password_change: plausible(user.password_changed).map(|t| t.as_second()),
-                status_changed: plausible(user.status_changed).map(Rfc3339),
-            },
+        groups: enrichment.groups.map(Groups),
+        org,
+        ldap_person: (!ldap.is_empty()).then_some(ldap),
+    };
+    let account = AccountEnrichment {
+        name: "account",
+        value: status,
+        data: AccountData {
+            is_enabled: user.status.is_enabled(),
+            last_logon: plausible(user.last_login).map(Rfc3339),
+            last_time_password_change: plausible(user.password_changed).map(|t| t.as_second()),
+            status_changed: plausible(user.status_changed).map(Rfc3339),
         },
-    )
+    };
+    let uid = RecordUid {
+        id: id.unwrap_or_default(),
+        version: RecordVersion::Content(content_fingerprint(ctx, &user_object, &account)),
+    };
+    event(ctx, metadata(ctx, uid), user_object, account)
 }
 
 /// The event for a user that disappeared from Okta (hard delete): identity, `deleted_time`, a
@@ -352,33 +347,28 @@ fn event<'a>(
     }
 }
 
-/// Fingerprint of everything the enrichment contributes to the event (see `RecordUid`).
-fn fingerprint(enrichment: &Enrichment<'_>) -> u64 {
-    let flag = |v: Option<bool>| match v {
-        None => "?",
-        Some(true) => "1",
-        Some(false) => "0",
-    };
-    let mut h = Fnv::new()
-        .field(flag(enrichment.is_admin))
-        .field(flag(enrichment.has_mfa));
-    match enrichment.groups {
-        None => h = h.field("?"),
-        Some(groups) => {
-            for g in groups.iter().filter(|g| event::group_is_usable(g)) {
-                h = h
-                    .field(&g.uid)
-                    .field(g.name.as_deref().unwrap_or_default())
-                    .field(g.desc.as_deref().unwrap_or_default())
-                    .field(&g.group_type);
-                for p in &g.privileges {
-                    h = h.field(p);
-                }
-                h = h.bytes(&[0xfe]);
-            }
-        }
+/// Fingerprint of everything the event says except when it was collected (`time`,
+/// `metadata.logged_time`) and the uid itself: the tenant, the user object and the account
+/// enrichment, as serialised. The classification fields are constants, so they add nothing.
+fn content_fingerprint(
+    ctx: &MapContext,
+    user: &UserObject<'_>,
+    account: &AccountEnrichment<'_>,
+) -> u128 {
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
-    h.finish()
+    SCRATCH.with(|scratch| {
+        let mut bytes = scratch.borrow_mut();
+        bytes.clear();
+        bytes.extend_from_slice(ctx.tenant_uid.trim().as_bytes());
+        bytes.push(0xff);
+        // Plain structs of strings, integers and booleans serialise into a Vec infallibly.
+        serde_json::to_writer(&mut *bytes, user).expect("the user object serialises");
+        bytes.push(0xff);
+        serde_json::to_writer(&mut *bytes, account).expect("the enrichment serialises");
+        fingerprint128(&bytes)
+    })
 }
 
 fn metadata<'a>(ctx: &'a MapContext, uid: RecordUid<'a>) -> Metadata<'a> {

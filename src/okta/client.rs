@@ -97,7 +97,7 @@ fn request_id(headers: &HeaderMap) -> Option<String> {
 /// Request accounting, per bucket, for the run summary and the benchmark.
 #[derive(Debug, Default)]
 pub struct Stats {
-    requests: [AtomicU64; 5],
+    requests: [AtomicU64; Bucket::ALL.len()],
     quota_429: AtomicU64,
     concurrency_429: AtomicU64,
     retries: AtomicU64,

@@ -106,6 +106,22 @@ impl<T: DeserializeOwned> Pager<T> {
     }
 }
 
+/// One `Link`-paged page at `url` and its `next` link, without a [`Pager`]'s loop detection:
+/// for the System Log's polling queries, whose `next` link is always present (an empty page's
+/// link is where to poll again later).
+pub(crate) async fn get_page<T: DeserializeOwned>(
+    client: &OktaClient,
+    url: Url,
+) -> Result<(Page<T>, Option<Url>), OktaError> {
+    let response = client.get(url).await?;
+    let (items, skipped) = parse_items(&response, &response.body)?;
+    let next = match next_link(&response.headers) {
+        Some(link) => Some(client.check_same_origin(&link, &response.url)?),
+        None => None,
+    };
+    Ok((Page { items, skipped }, next))
+}
+
 #[derive(Deserialize)]
 struct BodyPage<'a> {
     #[serde(borrow)]

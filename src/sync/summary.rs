@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::Warnings;
+use super::changes::{FeedMode, FeedStatus};
+use super::cycle::Warnings;
 use crate::intake::Delivered;
 use crate::okta::model::User;
 use crate::okta::StatsSnapshot;
@@ -19,6 +20,16 @@ pub struct Summary {
     pub users_by_status: BTreeMap<String, u64>,
     /// Users emitted as hard-deleted.
     pub deleted: u64,
+    /// Users re-read whose event was identical to the one the intake holds (not sent again).
+    pub unchanged: u64,
+    /// Where the changes came from: `system_log`, or `fallback` (the searches alone).
+    pub change_feed: FeedMode,
+    /// How far behind the end of the System Log the connector is after this cycle, seconds
+    /// (0 when it read to the end); absent without the change feed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub change_feed_lag_s: Option<f64>,
+    /// System Log events read.
+    pub change_feed_events: u64,
     pub groups: u64,
     pub memberships: u64,
     pub admins: u64,
@@ -50,6 +61,13 @@ impl Summary {
             kind,
             ..Summary::default()
         }
+    }
+
+    /// Records how the change feed went.
+    pub fn set_feed(&mut self, status: FeedStatus) {
+        self.change_feed = status.mode;
+        self.change_feed_lag_s = status.lag_s;
+        self.change_feed_events = status.events;
     }
 
     pub fn count_user(&mut self, user: &User, is_admin: Option<bool>, has_mfa: Option<bool>) {
@@ -110,6 +128,13 @@ impl fmt::Display for Summary {
             .collect();
         writeln!(f, "{} sync finished in {:.1} s", self.kind, self.duration_s)?;
         writeln!(f, "  users        {} ({})", self.users, statuses.join(", "))?;
+        if self.unchanged > 0 {
+            writeln!(
+                f,
+                "  unchanged    {} (re-read, identical to what the intake holds: not sent)",
+                self.unchanged
+            )?;
+        }
         if self.deleted > 0 {
             writeln!(
                 f,
@@ -132,6 +157,18 @@ impl fmt::Display for Summary {
             "  mfa          with {} / without {} / unknown {}",
             self.mfa_enabled, self.mfa_disabled, self.mfa_unknown
         )?;
+        match (self.change_feed, self.change_feed_lag_s) {
+            (FeedMode::SystemLog, lag) => writeln!(
+                f,
+                "  changes      System Log: {} events, {:.0} s behind",
+                self.change_feed_events,
+                lag.unwrap_or(0.0)
+            )?,
+            (FeedMode::Fallback, _) => writeln!(
+                f,
+                "  changes      searches only (no System Log change feed)"
+            )?,
+        }
         writeln!(
             f,
             "  okta         {} requests ({}); 429: {} quota, {} concurrency; {} retries; {:.1} s waiting for rate limits",

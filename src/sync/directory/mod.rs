@@ -1,0 +1,605 @@
+//! The directory: every group (profile, roles) and who belongs to which, collected in bulk.
+//!
+//! One listing of the groups (`expand=stats`) and one paged listing of each group's members
+//! replace per-user `GET /users/{id}/groups` calls; admin roles are read per assignee and per
+//! role-holding group ([`roles`]). Memberships live in a compact index ([`index`]), so memory
+//! grows with memberships, not with user records. Incremental cycles start from the stored
+//! snapshot and apply what changed ([`update`]), journaling it for the state commit.
+
+pub mod index;
+pub mod roles;
+pub mod update;
+
+use std::collections::{BTreeSet, HashMap};
+
+use jiff::Timestamp;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+use super::cycle::Warnings;
+use crate::mapping::GroupInfo;
+use crate::okta::model::Group;
+use crate::okta::{OktaClient, OktaError};
+use crate::progress::{Phase, Progress};
+use crate::state::{MembershipSource, StateError, StateStore, StoredGroup};
+use index::MembershipIndex;
+pub use roles::{admin_status, Admins, Direct, GroupRoles};
+
+/// One group as the events show it, with what is known of its roles.
+#[derive(Debug, Clone)]
+struct GroupEntry {
+    info: GroupInfo,
+    roles: GroupRoles,
+    /// `hasAdminPrivlege` as last listed; `None` without stats.
+    admin_stat: Option<bool>,
+    /// Gone from Okta (its index stays valid; nobody belongs to it).
+    deleted: bool,
+}
+
+/// What an incremental cycle changed, for the state commit.
+#[derive(Debug, Default)]
+struct Journal {
+    groups: BTreeSet<u32>,
+    users: BTreeSet<String>,
+}
+
+/// Every group of the org and who belongs to which.
+#[derive(Debug, Default)]
+pub struct Directory {
+    groups: Vec<GroupEntry>,
+    index_of: HashMap<String, u32>,
+    members: MembershipIndex,
+    /// False when some group's members could not be read: then nobody's group list is known
+    /// for certain, and events carry no `groups` rather than an incomplete list.
+    complete: bool,
+    /// Okta's clock when the group listing began: the next incremental cycle's cursor.
+    listed_at: Option<Timestamp>,
+    journal: Journal,
+}
+
+impl Directory {
+    /// Full read: every group with its stats, every group's members (`max_parallel` groups at
+    /// a time) and, with `roles`, the admin roles. Fails only when the groups themselves
+    /// cannot be listed.
+    pub async fn collect(
+        client: &OktaClient,
+        max_parallel: usize,
+        roles: bool,
+        warnings: &Warnings,
+        progress: &Progress,
+    ) -> Result<(Directory, Admins), OktaError> {
+        let mut directory = Directory {
+            complete: true,
+            ..Directory::default()
+        };
+        progress.begin(Phase::Groups);
+        let mut pager = client.list_groups(None);
+        while let Some(page) = pager.next_page().await? {
+            directory
+                .listed_at
+                .get_or_insert_with(|| client.server_time());
+            warnings.add_skipped(page.skipped);
+            progress.advance(Phase::Groups, page.items.len() as u64);
+            for group in page.items {
+                if group.group_type == crate::okta::model::GroupType::BuiltIn {
+                    // Everyone's member count is the user total, at no extra request.
+                    if let Some(users) = group.users_count() {
+                        progress.set_total(Phase::Users, users);
+                    }
+                }
+                directory.upsert_group(group);
+            }
+        }
+        progress.finish(Phase::Groups);
+        let (members, admins) = tokio::join!(
+            directory.collect_members(client, max_parallel, warnings, progress),
+            async {
+                if roles {
+                    let stats = directory.groups_holding_roles();
+                    collect_roles(client, stats, max_parallel, warnings, progress).await
+                } else {
+                    (Admins::unknown(), Vec::new())
+                }
+            }
+        );
+        let (admins, group_roles) = admins;
+        directory.absorb_members(members);
+        for (group_id, read) in group_roles {
+            directory.apply_roles_read(&group_id, read);
+        }
+        progress.finish(Phase::Roles);
+        Ok((directory, admins))
+    }
+
+    /// Rebuilds the directory last committed, from the state store.
+    pub fn from_state(state: &StateStore) -> Result<Directory, StateError> {
+        let mut directory = Directory {
+            complete: true,
+            ..Directory::default()
+        };
+        for group in state.groups()? {
+            let roles = match group.privileges {
+                None => GroupRoles::Unknown,
+                Some(labels) => GroupRoles::from_labels(labels),
+            };
+            let index = directory.groups.len() as u32;
+            directory.index_of.insert(group.id.clone(), index);
+            directory.groups.push(GroupEntry {
+                info: GroupInfo {
+                    uid: group.id,
+                    name: group.name,
+                    desc: group.description,
+                    group_type: group.group_type,
+                    privileges: roles.labels().to_vec(),
+                },
+                roles,
+                admin_stat: group.admin_stat,
+                deleted: false,
+            });
+        }
+        let index_of = &directory.index_of;
+        let members = &mut directory.members;
+        state.for_each_membership(|group, user| {
+            if let Some(&index) = index_of.get(group) {
+                members.add(user, index);
+            }
+        })?;
+        directory.members.seal();
+        Ok(directory)
+    }
+
+    /// Adds a group or updates its profile and stats; true when it is new or its name,
+    /// description or type changed (then every member's event changes).
+    pub fn upsert_group(&mut self, group: Group) -> bool {
+        let admin_stat = group.has_admin_privilege();
+        let info = GroupInfo {
+            uid: group.id,
+            name: group.profile.name,
+            desc: group.profile.description,
+            group_type: group.group_type.as_str().to_string(),
+            privileges: Vec::new(),
+        };
+        match self.index_of.get(&info.uid) {
+            Some(&index) => {
+                let known = &mut self.groups[index as usize];
+                let changed = known.info.name != info.name
+                    || known.info.desc != info.desc
+                    || known.info.group_type != info.group_type
+                    || known.deleted;
+                if changed || (admin_stat.is_some() && known.admin_stat != admin_stat) {
+                    self.journal.groups.insert(index);
+                }
+                known.info.name = info.name;
+                known.info.desc = info.desc;
+                known.info.group_type = info.group_type;
+                known.deleted = false;
+                if admin_stat.is_some() {
+                    known.admin_stat = admin_stat;
+                }
+                changed
+            }
+            None => {
+                let index = self.groups.len() as u32;
+                self.index_of.insert(info.uid.clone(), index);
+                // Until its roles are read: none when the stats say so, else unknown.
+                let roles = match admin_stat {
+                    Some(false) => GroupRoles::None,
+                    _ => GroupRoles::Unknown,
+                };
+                self.groups.push(GroupEntry {
+                    info,
+                    roles,
+                    admin_stat,
+                    deleted: false,
+                });
+                self.journal.groups.insert(index);
+                true
+            }
+        }
+    }
+
+    /// Groups whose roles must be read: flagged by `hasAdminPrivlege`, or listed without
+    /// stats. Without stats nothing tells a group holds no role, and guessing "none" could
+    /// turn its members into false non-admins; reading costs one request per such group,
+    /// which Okta's answers normally make zero.
+    pub fn groups_holding_roles(&self) -> BTreeSet<String> {
+        self.groups
+            .iter()
+            .filter(|g| !g.deleted && g.admin_stat != Some(false))
+            .map(|g| g.info.uid.clone())
+            .collect()
+    }
+
+    /// Records the result of reading a group's roles; returns the members whose admin status
+    /// or privileges may have changed.
+    pub fn apply_roles_read(&mut self, group_id: &str, read: roles::GroupRolesRead) -> Vec<String> {
+        match read {
+            roles::GroupRolesRead::Read(roles) => self.set_roles(group_id, roles),
+            roles::GroupRolesRead::Gone => self.delete_group(group_id),
+            roles::GroupRolesRead::Failed => {
+                // Keep what an earlier cycle read; a group never read stays unknown.
+                Vec::new()
+            }
+        }
+    }
+
+    fn set_roles(&mut self, group_id: &str, roles: GroupRoles) -> Vec<String> {
+        let Some(&index) = self.index_of.get(group_id) else {
+            return Vec::new();
+        };
+        let entry = &mut self.groups[index as usize];
+        if entry.roles == roles {
+            return Vec::new();
+        }
+        entry.info.privileges = roles.labels().to_vec();
+        entry.roles = roles;
+        self.journal.groups.insert(index);
+        self.members.members_of(index)
+    }
+
+    /// Forgets a group deleted in Okta; returns its former members (their events change).
+    pub fn delete_group(&mut self, group_id: &str) -> Vec<String> {
+        let Some(&index) = self.index_of.get(group_id) else {
+            return Vec::new();
+        };
+        if self.groups[index as usize].deleted {
+            return Vec::new();
+        }
+        let members = self.members.members_of(index);
+        for member in &members {
+            let groups: Vec<u32> = self
+                .members
+                .groups_of(member)
+                .unwrap_or(&[])
+                .iter()
+                .copied()
+                .filter(|&g| g != index)
+                .collect();
+            self.members.set_groups(member, groups);
+            self.journal.users.insert(member.clone());
+        }
+        let entry = &mut self.groups[index as usize];
+        entry.deleted = true;
+        entry.roles = GroupRoles::None;
+        entry.info.privileges.clear();
+        self.journal.groups.insert(index);
+        members
+    }
+
+    /// Replaces a group's member list; returns the users who joined and who left.
+    pub fn replace_members(&mut self, group_id: &str, members: Vec<String>) -> Vec<String> {
+        let Some(&index) = self.index_of.get(group_id) else {
+            return Vec::new();
+        };
+        let old: BTreeSet<String> = self.members.members_of(index).into_iter().collect();
+        let new: BTreeSet<String> = members.into_iter().collect();
+        let moved: Vec<String> = old.symmetric_difference(&new).cloned().collect();
+        for user in &moved {
+            let mut groups: Vec<u32> = self.members.groups_of(user).unwrap_or(&[]).to_vec();
+            if new.contains(user) {
+                groups.push(index);
+            } else {
+                groups.retain(|&g| g != index);
+            }
+            self.members.set_groups(user, groups);
+            self.journal.users.insert(user.clone());
+        }
+        moved
+    }
+
+    /// Replaces a user's groups with `groups` (as `GET /users/{id}/groups` lists them, new
+    /// groups included); true when they changed.
+    pub fn set_user_groups(&mut self, user: &str, groups: Vec<Group>) -> bool {
+        let mut indices = Vec::with_capacity(groups.len());
+        for group in groups {
+            let id = group.id.clone();
+            if !self.index_of.contains_key(&id) || self.groups[self.index_of[&id] as usize].deleted
+            {
+                self.upsert_group(group);
+            }
+            indices.push(self.index_of[&id]);
+        }
+        indices.sort_unstable();
+        indices.dedup();
+        if self.members.groups_of(user) == Some(&indices[..]) {
+            return false;
+        }
+        self.members.set_groups(user, indices);
+        self.journal.users.insert(user.to_string());
+        true
+    }
+
+    /// Whether the snapshot has ever seen `user` in a group.
+    pub fn knows_user(&self, user: &str) -> bool {
+        self.members.groups_of(user).is_some()
+    }
+
+    /// Forgets a user (hard delete).
+    pub fn remove_user(&mut self, user: &str) {
+        if self.knows_user(user) {
+            self.members.set_groups(user, Vec::new());
+        }
+        self.journal.users.remove(user);
+    }
+
+    /// Member ids of a group.
+    pub fn members_of(&self, group_id: &str) -> Vec<String> {
+        match self.index_of.get(group_id) {
+            Some(&index) => self.members.members_of(index),
+            None => Vec::new(),
+        }
+    }
+
+    /// The groups of a user, in a stable order; `None` when unknown (some listing failed).
+    pub fn groups_of(&self, user: &str) -> Option<Vec<&GroupInfo>> {
+        if !self.complete {
+            return None;
+        }
+        let mut groups: Vec<&GroupInfo> = self
+            .members
+            .groups_of(user)
+            .unwrap_or(&[])
+            .iter()
+            .map(|&i| &self.groups[i as usize])
+            .filter(|g| !g.deleted)
+            .map(|g| &g.info)
+            .collect();
+        // The same user gives the same event (and `metadata.uid`) whatever order the
+        // memberships were read in, from a full or an incremental cycle.
+        groups.sort_unstable_by(|a, b| a.uid.cmp(&b.uid));
+        Some(groups)
+    }
+
+    /// Admin status of a user (see [`admin_status`]).
+    pub fn is_admin(&self, admins: &Admins, user: &str) -> Option<bool> {
+        let groups = self.members.groups_of(user).unwrap_or(&[]);
+        let roles = groups
+            .iter()
+            .map(|&i| &self.groups[i as usize])
+            .filter(|g| !g.deleted)
+            .map(|g| &g.roles);
+        // An incomplete directory only proves admin rights, never their absence.
+        if roles.clone().any(GroupRoles::grants_admin) {
+            return Some(true);
+        }
+        // An incomplete directory proves admin rights, never their absence.
+        admin_status(admins.direct(user), self.complete.then_some(roles))
+    }
+
+    /// Every group, as stored (deleted ones left out).
+    pub fn stored_groups(&self) -> Vec<StoredGroup> {
+        self.groups
+            .iter()
+            .filter(|g| !g.deleted)
+            .map(stored)
+            .collect()
+    }
+
+    /// What an incremental cycle changed: groups added or updated, groups deleted, and each
+    /// changed user's complete group list.
+    pub fn journal(&self) -> (Vec<StoredGroup>, Vec<String>, Vec<(String, Vec<String>)>) {
+        let (deleted, changed): (Vec<&GroupEntry>, Vec<&GroupEntry>) = self
+            .journal
+            .groups
+            .iter()
+            .map(|&i| &self.groups[i as usize])
+            .partition(|g| g.deleted);
+        let users = self
+            .journal
+            .users
+            .iter()
+            .map(|user| {
+                let groups = self
+                    .members
+                    .groups_of(user)
+                    .unwrap_or(&[])
+                    .iter()
+                    .map(|&i| &self.groups[i as usize])
+                    .filter(|g| !g.deleted)
+                    .map(|g| g.info.uid.clone())
+                    .collect();
+                (user.clone(), groups)
+            })
+            .collect();
+        (
+            changed.into_iter().map(stored).collect(),
+            deleted.into_iter().map(|g| g.info.uid.clone()).collect(),
+            users,
+        )
+    }
+
+    /// Records `groups_listed_at` as the next groups cursor.
+    pub fn set_listed_at(&mut self, at: Option<Timestamp>) {
+        self.listed_at = at;
+    }
+
+    pub fn listed_at(&self) -> Option<Timestamp> {
+        self.listed_at
+    }
+
+    pub fn group_count(&self) -> usize {
+        self.groups.iter().filter(|g| !g.deleted).count()
+    }
+
+    /// Ids of the groups that exist (for telling deleted ones from a complete listing).
+    pub fn group_ids(&self) -> Vec<String> {
+        self.groups
+            .iter()
+            .filter(|g| !g.deleted)
+            .map(|g| g.info.uid.clone())
+            .collect()
+    }
+
+    /// The stored `hasAdminPrivlege` and roles of a group.
+    pub fn group_roles(&self, group_id: &str) -> Option<(Option<bool>, &GroupRoles)> {
+        let g = &self.groups[*self.index_of.get(group_id)? as usize];
+        (!g.deleted).then_some((g.admin_stat, &g.roles))
+    }
+
+    pub fn membership_count(&self) -> u64 {
+        self.members.count()
+    }
+
+    pub fn is_complete(&self) -> bool {
+        self.complete
+    }
+
+    /// Lists every group's members, `max_parallel` groups at a time. Pages go into the index
+    /// as they arrive: a group of millions is never held as a list of strings.
+    async fn collect_members(
+        &self,
+        client: &OktaClient,
+        max_parallel: usize,
+        warnings: &Warnings,
+        progress: &Progress,
+    ) -> MemberListing {
+        progress.begin(Phase::Members);
+        progress.set_total(Phase::Members, self.groups.len() as u64);
+        let mut listing = MemberListing {
+            rows: MembershipIndex::default(),
+            complete: true,
+        };
+        let (sender, mut pages) = mpsc::channel::<MemberPage>(max_parallel.max(1) * 2);
+        let mut tasks = JoinSet::new();
+        let mut next = 0usize;
+        let mut running = 0usize;
+        loop {
+            while running < max_parallel.max(1) && next < self.groups.len() {
+                let (client, sender) = (client.clone(), sender.clone());
+                let group_id = self.groups[next].info.uid.clone();
+                let index = next as u32;
+                tasks.spawn(async move {
+                    let outcome = send_member_pages(&client, &group_id, index, &sender).await;
+                    // The receiver outlives every task.
+                    let _ = sender.send(MemberPage::Done(index, outcome)).await;
+                });
+                next += 1;
+                running += 1;
+            }
+            if running == 0 {
+                break;
+            }
+            match pages.recv().await.expect("a task holds a sender") {
+                MemberPage::Ids(index, ids, skipped) => {
+                    warnings.add_skipped(skipped);
+                    for id in ids {
+                        listing.rows.add(&id, index);
+                    }
+                }
+                MemberPage::Done(index, outcome) => {
+                    running -= 1;
+                    progress.advance(Phase::Members, 1);
+                    if let Err(error) = outcome {
+                        listing.complete = false;
+                        let group = &self.groups[index as usize].info.uid;
+                        warnings.warn(
+                            "group_members",
+                            format!("could not read the members of group {group}: {error}; group lists are omitted from this cycle's events"),
+                        );
+                    }
+                }
+            }
+        }
+        while let Some(joined) = tasks.join_next().await {
+            if let Err(join_error) = joined {
+                std::panic::resume_unwind(join_error.into_panic());
+            }
+        }
+        progress.finish(Phase::Members);
+        listing
+    }
+
+    fn absorb_members(&mut self, listing: MemberListing) {
+        self.complete = listing.complete;
+        self.members = listing.rows;
+        self.members.seal();
+    }
+}
+
+/// Member rows gathered by [`Directory::collect_members`].
+struct MemberListing {
+    rows: MembershipIndex,
+    complete: bool,
+}
+
+/// What a member-listing task reports.
+enum MemberPage {
+    /// A page of member ids of the group at this index, and how many records were unreadable.
+    Ids(u32, Vec<String>, usize),
+    /// The group's listing ended.
+    Done(u32, Result<(), OktaError>),
+}
+
+async fn send_member_pages(
+    client: &OktaClient,
+    group_id: &str,
+    index: u32,
+    sender: &mpsc::Sender<MemberPage>,
+) -> Result<(), OktaError> {
+    let mut pager = client.list_group_members(group_id);
+    while let Some(page) = pager.next_page().await? {
+        let ids = page.items.into_iter().map(|member| member.id).collect();
+        // The receiver outlives every task.
+        let _ = sender.send(MemberPage::Ids(index, ids, page.skipped)).await;
+    }
+    Ok(())
+}
+
+/// Full read of roles: assignees and their roles, then the roles of every group flagged by
+/// the stats or named by an inherited role.
+async fn collect_roles(
+    client: &OktaClient,
+    flagged: BTreeSet<String>,
+    max_parallel: usize,
+    warnings: &Warnings,
+    progress: &Progress,
+) -> (Admins, Vec<(String, roles::GroupRolesRead)>) {
+    let ((admins, named), mut read) = tokio::join!(
+        Admins::read_all(client, max_parallel, warnings, progress),
+        roles::read_group_roles(client, flagged.clone(), max_parallel, warnings, progress)
+    );
+    let more: BTreeSet<String> = named.difference(&flagged).cloned().collect();
+    read.extend(roles::read_group_roles(client, more, max_parallel, warnings, progress).await);
+    (admins, read)
+}
+
+fn stored(g: &GroupEntry) -> StoredGroup {
+    StoredGroup {
+        id: g.info.uid.clone(),
+        name: g.info.name.clone(),
+        description: g.info.desc.clone(),
+        group_type: g.info.group_type.clone(),
+        privileges: match &g.roles {
+            GroupRoles::None => Some(Vec::new()),
+            GroupRoles::Held(labels) => Some(labels.clone()),
+            GroupRoles::Unknown => None,
+        },
+        admin_stat: g.admin_stat,
+    }
+}
+
+impl MembershipSource for Directory {
+    fn for_each_membership(&self, each: &mut dyn FnMut(&str, &str)) {
+        self.members.for_each(|user, group| {
+            let g = &self.groups[group as usize];
+            if !g.deleted {
+                each(&g.info.uid, user);
+            }
+        });
+    }
+}
+
+/// All member ids of one group, page by page.
+pub async fn member_ids(
+    client: &OktaClient,
+    group_id: &str,
+) -> Result<(Vec<String>, usize), OktaError> {
+    let mut pager = client.list_group_members(group_id);
+    let mut ids = Vec::new();
+    let mut skipped = 0;
+    while let Some(page) = pager.next_page().await? {
+        skipped += page.skipped;
+        ids.extend(page.items.into_iter().map(|member| member.id));
+    }
+    Ok((ids, skipped))
+}
