@@ -1,11 +1,9 @@
 //! The commands, wired from a validated configuration: what `main` calls.
 
-use std::path::Path;
 use std::sync::Arc;
 
-use crate::cli::{Command, SettingsArgs};
 use crate::clock::{SharedClock, SystemClock};
-use crate::config::{Config, ConfigError, Needs, RawConfig, SYMPHONY_DIR};
+use crate::config::{Config, ConfigError};
 use crate::intake::{FileOutput, HttpIntake, IntakeError, Sink};
 use crate::okta::{OktaClient, OktaError};
 use crate::state::{StateError, StateStore};
@@ -44,6 +42,21 @@ pub enum AppError {
     Other(String),
 }
 
+impl Exit {
+    /// What the code means, for help texts.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Exit::Ok => "success",
+            Exit::Failure => "unexpected failure",
+            Exit::Config => "the configuration is missing or invalid",
+            Exit::Okta => "Okta refused or failed (token, permission, rate limit, network)",
+            Exit::Intake => "the intake refused or failed",
+            Exit::CheckFailed => "a check failed",
+            Exit::State => "the state directory or database cannot be used",
+        }
+    }
+}
+
 impl AppError {
     pub fn exit(&self) -> Exit {
         match self {
@@ -67,39 +80,6 @@ impl From<SyncError> for AppError {
             }
         }
     }
-}
-
-/// What the command needs from the configuration.
-pub fn needs(command: &Command) -> Needs {
-    match command {
-        Command::Check { .. } => Needs::OktaMaybeIntake,
-        Command::Sync {
-            output: Some(_), ..
-        } => Needs::Okta,
-        Command::Sync { output: None, .. } | Command::Run => Needs::OktaAndIntake,
-    }
-}
-
-/// Gathers every configuration layer: Sekoia runtime → file → environment → flags.
-pub fn load_raw_config(
-    args: &SettingsArgs,
-    env: impl Fn(&str) -> Option<String> + Copy,
-) -> Result<RawConfig, ConfigError> {
-    let mut raw = RawConfig::default();
-    let symphony = args.symphony_dir.clone().or_else(|| {
-        let default = Path::new(SYMPHONY_DIR);
-        default.is_dir().then(|| default.to_path_buf())
-    });
-    if let Some(dir) = symphony {
-        if let Some(layer) = RawConfig::from_symphony(&dir, env)? {
-            raw = raw.merge(layer);
-        }
-    }
-    if let Some(path) = &args.config {
-        raw = raw.merge(RawConfig::from_file(path)?);
-    }
-    raw = raw.merge(RawConfig::from_env(env)?);
-    Ok(raw.merge(args.raw()))
 }
 
 /// Builds the Okta client of a configuration.

@@ -1,10 +1,23 @@
-//! The command line (BRIEF §2). Flags are the last configuration layer; secrets have no flag.
+//! The command line. The setting flags are generated from the configuration's key table
+//! (`config::keys`): each flag's help names its environment variable, and its value arrives as
+//! text, to be read by the key's own parser like any other source, so that a bad value is a
+//! configuration error naming the key and the flag. clap itself reads no environment variable.
+//!
+//! Every command that reads the configuration accepts every setting flag, after the command or
+//! before it (`okta-asset-connector --base-url X check` = `okta-asset-connector check --base-url
+//! X`). Its help lists only the settings that apply to it, grouped by heading. At the top
+//! level, `-h` lists the commands and `--help` every setting.
 
+use std::marker::PhantomData;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::builder::ValueParser;
+use clap::{Arg, ArgAction, ArgMatches, Args, FromArgMatches, Parser, Subcommand, ValueHint};
+use clap_complete::Shell;
 
-use crate::config::RawConfig;
+use crate::app::Exit;
+use crate::config::keys::{Cmd, Flag, KEY_SPECS};
+use crate::config::{FlagValues, LoadRequest, Needs, CONFIG_FILE_ENV};
 
 /// Keeps a security platform's asset inventory of people in step with an Okta org.
 ///
@@ -12,36 +25,56 @@ use crate::config::RawConfig;
 /// MFA factors from the Okta Management API with a read-only API token, and sends each user as
 /// an OCSF 1.8.0 "User Inventory Info" event to an intake (Sekoia.io by default).
 ///
-/// Configuration comes from, later winning: the Sekoia runtime files (/symphony), --config FILE
-/// (TOML or JSON), environment variables, then flags. Secrets are read from the environment or
-/// the config file only: OKTA_API_TOKEN (Okta API token) or, with --auth oauth, OKTA_PRIVATE_KEY
-/// (the OAuth service app's private key), and INTAKE_API_KEY (intake key).
-///
-/// Examples:
-///   OKTA_API_TOKEN=... okta-asset-connector check --base-url acme.okta.com
-///   OKTA_API_TOKEN=... okta-asset-connector sync --base-url acme.okta.com --output events.json
-///   okta-asset-connector --config /etc/okta-asset-connector.toml run
+/// Configuration comes from, later winning: the Sekoia runtime settings (/symphony), the config
+/// file (--config FILE, else $XDG_CONFIG_HOME/okta-asset-connector/config.toml, else
+/// /etc/okta-asset-connector/config.toml), environment variables, then flags. Secrets come from
+/// the environment or the config file only: OKTA_API_TOKEN (Okta API token) or, with --auth
+/// oauth, OKTA_PRIVATE_KEY, and INTAKE_API_KEY (intake key). Each command's --help lists the
+/// settings that apply to it; every key: docs/configuration.md.
 #[derive(Debug, Parser)]
-#[command(name = "okta-asset-connector", version, verbatim_doc_comment)]
+#[command(
+    name = "okta-asset-connector",
+    version,
+    verbatim_doc_comment,
+    after_help = TOP_EXAMPLES
+)]
 pub struct Cli {
     #[command(flatten)]
-    pub settings: SettingsArgs,
+    pub settings: Settings<ForTop>,
+
+    /// More logging: -v debug, -vv trace (RUST_LOG, when set, wins).
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Less logging: -q warnings and errors, -qq errors only (RUST_LOG, when set, wins).
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    pub quiet: u8,
 
     #[command(subcommand)]
     pub command: Command,
 }
 
+const TOP_EXAMPLES: &str = "Examples:
+  OKTA_API_TOKEN=... okta-asset-connector check --base-url acme.okta.com
+  OKTA_API_TOKEN=... okta-asset-connector sync --base-url acme.okta.com --output events.json
+  okta-asset-connector --config /etc/okta-asset-connector/config.toml run
+  okta-asset-connector config";
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Test the connection: configuration, Okta URL and token, permissions (users, groups,
     /// roles, factors), rate-limit headroom, intake key. Read-only. Exit 0 when nothing failed.
+    #[command(after_help = command_help(Cmd::Check))]
     Check {
         /// Print {"success": bool, "error": "...", "checks": [...]} on stdout.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        settings: Settings<ForCheck>,
     },
     /// Run one cycle, then exit: incremental when the state allows it, full on the first run,
     /// with --full, or when the last full sync is older than full_sync_interval.
+    #[command(after_help = command_help(Cmd::Sync))]
     Sync {
         /// Force a full reconciliation (all users, groups, roles; hard-delete detection).
         #[arg(long)]
@@ -49,158 +82,379 @@ pub enum Command {
         /// Write the bodies that would be posted to FILE ("-" for stdout) instead of posting;
         /// no intake settings are needed then. Always a full sync; the state is neither read
         /// nor written.
-        #[arg(long, value_name = "FILE|-")]
+        #[arg(long, value_name = "FILE|-", value_hint = ValueHint::FilePath)]
         output: Option<String>,
+        #[command(flatten)]
+        settings: Settings<ForSync>,
     },
     /// Run cycles every `frequency` seconds until SIGTERM or SIGINT.
-    Run,
+    #[command(after_help = command_help(Cmd::Run))]
+    Run {
+        #[command(flatten)]
+        settings: Settings<ForRun>,
+    },
+    /// Print the effective configuration: every key with its value (secrets only as set or
+    /// unset) and the source that won, the config file read, and whether it is valid.
+    #[command(after_help = command_help(Cmd::Config))]
+    Config {
+        /// Print it as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        settings: Settings<ForConfig>,
+    },
+    /// Print a shell completion script on stdout.
+    #[command(after_help = COMPLETIONS_HELP)]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: Shell,
+    },
 }
 
-/// Settings that may be given as flags (each also as an environment variable).
-#[derive(Debug, Args, Default)]
-pub struct SettingsArgs {
-    /// Configuration file (TOML; JSON accepted).
-    #[arg(
-        long,
-        global = true,
-        value_name = "FILE",
-        env = "OKTA_CONNECTOR_CONFIG",
-        hide_env_values = true
-    )]
-    pub config: Option<PathBuf>,
+const COMPLETIONS_HELP: &str = "Examples:
+  okta-asset-connector completions bash > /etc/bash_completion.d/okta-asset-connector
+  okta-asset-connector completions zsh > \"${fpath[1]}/_okta-asset-connector\"
+  okta-asset-connector completions fish > ~/.config/fish/completions/okta-asset-connector.fish
 
-    /// Okta org URL, e.g. https://acme.okta.com (or acme.okta.com).
-    #[arg(long, global = true, env = "OKTA_BASE_URL", hide_env_values = true)]
-    pub base_url: Option<String>,
+Exit codes:
+  0  the script was printed";
 
-    /// Where to POST events; default: {sekoia_base_url}/api/v2/asset-management/asset-connector/{connector_uuid}.
-    #[arg(long, global = true, env = "INTAKE_URL", hide_env_values = true)]
-    pub intake_url: Option<String>,
+impl Cli {
+    /// Where the configuration comes from: flags before the command, then after it (which
+    /// win). `None` for commands that read no configuration.
+    pub fn load_request(&self) -> Option<LoadRequest> {
+        let top = self.settings.request();
+        let command = match &self.command {
+            Command::Check { settings, .. } => settings.request(),
+            Command::Sync { settings, .. } => settings.request(),
+            Command::Run { settings } => settings.request(),
+            Command::Config { settings, .. } => settings.request(),
+            Command::Completions { .. } => return None,
+        };
+        Some(LoadRequest {
+            config_file: command.config_file.or(top.config_file),
+            symphony_dir: command.symphony_dir.or(top.symphony_dir),
+            flags: top.flags.then(command.flags),
+        })
+    }
 
-    /// Sekoia.io API base URL [default: https://api.sekoia.io].
-    #[arg(long, global = true, env = "SEKOIA_BASE_URL", hide_env_values = true)]
-    pub sekoia_base_url: Option<String>,
-
-    /// UUID of the Sekoia.io asset connector (used to derive the intake URL).
-    #[arg(long, global = true, env = "CONNECTOR_UUID", hide_env_values = true)]
-    pub connector_uuid: Option<String>,
-
-    /// Output format: "sekoia" ({"version":1,"items":[...]}) or "ocsf" (NDJSON) [default: sekoia].
-    #[arg(long, global = true, env = "INTAKE_FORMAT", hide_env_values = true)]
-    pub format: Option<String>,
-
-    /// Seconds between cycles of `run` [default: 1200, minimum 1].
-    #[arg(long, global = true, env = "FREQUENCY", hide_env_values = true)]
-    pub frequency: Option<u64>,
-
-    /// Events per batch posted to the intake [default: 100].
-    #[arg(long, global = true, env = "BATCH_SIZE", hide_env_values = true)]
-    pub batch_size: Option<usize>,
-
-    /// Seconds between full reconciliations (`run`, and `sync` without --full) [default: 86400].
-    #[arg(
-        long,
-        global = true,
-        env = "FULL_SYNC_INTERVAL",
-        hide_env_values = true
-    )]
-    pub full_sync_interval: Option<u64>,
-
-    /// Fraction of each Okta rate-limit bucket this connector may use, in (0, 1] [default: 0.5].
-    #[arg(long, global = true, env = "RATE_LIMIT_SHARE", hide_env_values = true)]
-    pub rate_limit_share: Option<f64>,
-
-    /// Okta requests in flight at once, shared by every bucket [default: 8].
-    #[arg(long, global = true, env = "MAX_CONCURRENCY", hide_env_values = true)]
-    pub max_concurrency: Option<usize>,
-
-    /// Do not read MFA factors (one call per user); has_mfa is then omitted.
-    #[arg(long, global = true)]
-    pub no_mfa: bool,
-
-    /// Do not read admin roles; the user type (Admin/User) is then omitted.
-    #[arg(long, global = true)]
-    pub no_roles: bool,
-
-    /// Directory for the connector's state.
-    #[arg(long, global = true, env = "STATE_DIR", hide_env_values = true)]
-    pub state_dir: Option<PathBuf>,
-
-    /// Allow plain http, for loopback hosts only (local tests).
-    #[arg(long, global = true)]
-    pub allow_insecure_http: bool,
-
-    /// Log format on stderr: "text" or "json" [default: text on a terminal, else json].
-    #[arg(long, global = true, env = "LOG_FORMAT", hide_env_values = true)]
-    pub log_format: Option<String>,
-
-    /// Compress intake request bodies with gzip.
-    #[arg(long, global = true)]
-    pub gzip: bool,
-
-    /// Okta authentication: "ssws" (API token in OKTA_API_TOKEN) or "oauth" (service app with
-    /// a private key in OKTA_PRIVATE_KEY or --private-key-file) [default: ssws].
-    #[arg(long, global = true, env = "OKTA_AUTH", hide_env_values = true)]
-    pub auth: Option<String>,
-
-    /// Client ID of the Okta OAuth 2.0 service app (auth = oauth).
-    #[arg(long, global = true, env = "OKTA_CLIENT_ID", hide_env_values = true)]
-    pub client_id: Option<String>,
-
-    /// File holding the service app's private key, PEM or JWK (auth = oauth).
-    #[arg(
-        long,
-        global = true,
-        value_name = "FILE",
-        env = "OKTA_PRIVATE_KEY_FILE",
-        hide_env_values = true
-    )]
-    pub private_key_file: Option<PathBuf>,
-
-    /// Key ID (kid) of the service app's public key, when it has several (auth = oauth).
-    #[arg(long, global = true, env = "OKTA_KEY_ID", hide_env_values = true)]
-    pub key_id: Option<String>,
-
-    /// OAuth scopes to request [default: "okta.users.read okta.groups.read okta.roles.read"].
-    #[arg(long, global = true, env = "OKTA_SCOPES", hide_env_values = true)]
-    pub scopes: Option<String>,
-
-    /// DPoP-bound tokens: "auto" (when Okta asks), "true" or "false" [default: auto].
-    #[arg(long, global = true, env = "OKTA_DPOP", hide_env_values = true)]
-    pub dpop: Option<String>,
-
-    /// Sekoia connector runtime directory [default: /symphony when it exists].
-    #[arg(long, global = true, value_name = "DIR")]
-    pub symphony_dir: Option<PathBuf>,
+    /// Logging verbosity: positive for more (-v), negative for less (-q).
+    pub fn verbosity(&self) -> i8 {
+        i8::try_from(i16::from(self.verbose) - i16::from(self.quiet)).unwrap_or(0)
+    }
 }
 
-impl SettingsArgs {
-    /// The flag layer of the configuration (flags set to false are "not given").
-    pub fn raw(&self) -> RawConfig {
-        RawConfig {
-            base_url: self.base_url.clone(),
-            intake_url: self.intake_url.clone(),
-            sekoia_base_url: self.sekoia_base_url.clone(),
-            connector_uuid: self.connector_uuid.clone(),
-            format: self.format.clone(),
-            frequency: self.frequency,
-            batch_size: self.batch_size,
-            full_sync_interval: self.full_sync_interval,
-            rate_limit_share: self.rate_limit_share,
-            max_concurrency: self.max_concurrency,
-            enrich_mfa: self.no_mfa.then_some(false),
-            enrich_roles: self.no_roles.then_some(false),
-            state_dir: self.state_dir.clone(),
-            allow_insecure_http: self.allow_insecure_http.then_some(true),
-            log_format: self.log_format.clone(),
-            gzip: self.gzip.then_some(true),
-            auth: self.auth.clone(),
-            client_id: self.client_id.clone(),
-            private_key_file: self.private_key_file.clone(),
-            key_id: self.key_id.clone(),
-            scopes: self.scopes.clone(),
-            dpop: self.dpop.clone().map(crate::config::DpopSetting::Text),
-            ..RawConfig::default()
+impl Command {
+    /// What the command needs from the configuration.
+    pub fn needs(&self) -> Needs {
+        match self {
+            Command::Check { .. } | Command::Config { .. } | Command::Completions { .. } => {
+                Needs::OktaMaybeIntake
+            }
+            Command::Sync {
+                output: Some(_), ..
+            } => Needs::Okta,
+            Command::Sync { output: None, .. } | Command::Run { .. } => Needs::OktaAndIntake,
         }
+    }
+}
+
+/// Examples and exit codes of a command's help (an empty meaning: the code's usual one).
+fn command_help(command: Cmd) -> String {
+    const CYCLE_EXITS: [Exit; 5] = [
+        Exit::Failure,
+        Exit::Config,
+        Exit::Okta,
+        Exit::Intake,
+        Exit::State,
+    ];
+    let (examples, exits): (&[&str], Vec<(Exit, &str)>) = match command {
+        Cmd::Check => (
+            &[
+                "OKTA_API_TOKEN=... okta-asset-connector check --base-url acme.okta.com",
+                "okta-asset-connector check --json | jq '.checks[] | select(.status != \"ok\")'",
+            ],
+            vec![
+                (Exit::Ok, "no check failed (warnings allowed)"),
+                (
+                    Exit::CheckFailed,
+                    "a check failed, the configuration check included",
+                ),
+            ],
+        ),
+        Cmd::Sync => (
+            &[
+                "okta-asset-connector sync --output events.json   (write instead of posting)",
+                "okta-asset-connector sync --full",
+            ],
+            std::iter::once((
+                Exit::Ok,
+                "the cycle finished and the intake took every event",
+            ))
+            .chain(CYCLE_EXITS.map(|exit| (exit, "")))
+            .collect(),
+        ),
+        Cmd::Run => (
+            &[
+                "okta-asset-connector --config /etc/okta-asset-connector/config.toml run",
+                "okta-asset-connector run --frequency 600 --metrics-addr 0.0.0.0:9090",
+            ],
+            std::iter::once((
+                Exit::Ok,
+                "stopped by SIGTERM or SIGINT (a second one exits 130 at once)",
+            ))
+            .chain(CYCLE_EXITS.map(|exit| (exit, "")))
+            .collect(),
+        ),
+        Cmd::Config | Cmd::Top => (
+            &[
+                "okta-asset-connector config",
+                "okta-asset-connector config --json | jq .keys.frequency",
+            ],
+            vec![
+                (
+                    Exit::Ok,
+                    "printed; the configuration is valid for sync and run",
+                ),
+                (
+                    Exit::Config,
+                    "printed; the configuration is not valid (the reason is shown)",
+                ),
+            ],
+        ),
+    };
+    let mut text = String::from("Examples:\n");
+    for example in examples {
+        text.push_str(&format!("  {example}\n"));
+    }
+    text.push_str("\nExit codes:\n");
+    for (exit, meaning) in exits {
+        let meaning = if meaning.is_empty() {
+            exit.meaning()
+        } else {
+            meaning
+        };
+        text.push_str(&format!("  {}  {meaning}\n", exit as u8));
+    }
+    text.trim_end().to_string()
+}
+
+/// A command whose help lists settings, for [`Settings`].
+pub trait Scoped {
+    const COMMAND: Cmd;
+}
+
+macro_rules! scope_markers {
+    ($($marker:ident => $cmd:ident),+) => {$(
+        #[derive(Debug, Clone, Default)]
+        pub struct $marker;
+        impl Scoped for $marker {
+            const COMMAND: Cmd = Cmd::$cmd;
+        }
+    )+};
+}
+scope_markers!(ForTop => Top, ForCheck => Check, ForSync => Sync, ForRun => Run, ForConfig => Config);
+
+/// The setting flags of one command, as text; `S` decides which of them its help shows.
+#[derive(Debug, Clone, Default)]
+pub struct Settings<S> {
+    pub config: Option<PathBuf>,
+    pub symphony_dir: Option<PathBuf>,
+    pub flags: FlagValues,
+    scope: PhantomData<S>,
+}
+
+impl<S> Settings<S> {
+    pub fn request(&self) -> LoadRequest {
+        LoadRequest {
+            config_file: self.config.clone(),
+            symphony_dir: self.symphony_dir.clone(),
+            flags: self.flags.clone(),
+        }
+    }
+}
+
+const FILES: &str = crate::config::keys::heading::RUNTIME;
+
+impl<S: Scoped> Args for Settings<S> {
+    fn augment_args(command: clap::Command) -> clap::Command {
+        let config_help = format!(
+            "Config file, TOML (JSON accepted) [default: $XDG_CONFIG_HOME/okta-asset-connector/config.toml or ~/.config/okta-asset-connector/config.toml, else /etc/okta-asset-connector/config.toml, if present] [env: {CONFIG_FILE_ENV}]"
+        );
+        let mut command = command;
+        for spec in KEY_SPECS {
+            let top = S::COMMAND == Cmd::Top;
+            let hidden = !top && !spec.scope.shown_in(S::COMMAND);
+            let arg = match spec.flag {
+                Flag::None => continue,
+                Flag::Value { long, value_name } => Arg::new(spec.name)
+                    .long(long)
+                    .value_name(value_name)
+                    .value_parser(ValueParser::string())
+                    .action(ArgAction::Set)
+                    .value_hint(hint(value_name)),
+                Flag::Switch { long, .. } => {
+                    Arg::new(spec.name).long(long).action(ArgAction::SetTrue)
+                }
+            };
+            let arg = arg.help(spec.help()).help_heading(spec.heading);
+            command = command.arg(arg.hide(hidden).hide_short_help(top));
+        }
+        command
+            .arg(
+                Arg::new("config")
+                    .long("config")
+                    .value_name("FILE")
+                    .value_parser(ValueParser::path_buf())
+                    .value_hint(ValueHint::FilePath)
+                    .help(config_help)
+                    .help_heading(FILES),
+            )
+            .arg(
+                Arg::new("symphony_dir")
+                    .long("symphony-dir")
+                    .value_name("DIR")
+                    .value_parser(ValueParser::path_buf())
+                    .value_hint(ValueHint::DirPath)
+                    .help("Sekoia connector runtime directory [default: /symphony when it exists]")
+                    .help_heading(FILES),
+            )
+    }
+
+    fn augment_args_for_update(command: clap::Command) -> clap::Command {
+        Self::augment_args(command)
+    }
+}
+
+fn hint(value_name: &str) -> ValueHint {
+    match value_name {
+        "FILE" => ValueHint::FilePath,
+        "DIR" => ValueHint::DirPath,
+        "URL" => ValueHint::Url,
+        _ => ValueHint::Other,
+    }
+}
+
+impl<S> FromArgMatches for Settings<S> {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        let mut flags = FlagValues::default();
+        for spec in KEY_SPECS {
+            match spec.flag {
+                Flag::None => {}
+                Flag::Value { .. } => {
+                    if let Some(text) = matches.get_one::<String>(spec.name) {
+                        flags.push(spec, text.clone());
+                    }
+                }
+                Flag::Switch { sets, .. } => {
+                    if matches.get_flag(spec.name) {
+                        flags.push(spec, sets);
+                    }
+                }
+            }
+        }
+        Ok(Settings {
+            config: matches.get_one::<PathBuf>("config").cloned(),
+            symphony_dir: matches.get_one::<PathBuf>("symphony_dir").cloned(),
+            flags,
+            scope: PhantomData,
+        })
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+/// Whether to colour a terminal's output: only on a terminal, and never when `NO_COLOR` is
+/// set to anything but the empty string (no-color.org).
+pub fn use_color(is_terminal: bool, no_color: Option<&str>) -> bool {
+    is_terminal && no_color.is_none_or(str::is_empty)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn flags_before_and_after_the_command_are_merged() {
+        let cli = Cli::try_parse_from([
+            "okta-asset-connector",
+            "--frequency",
+            "5",
+            "--config",
+            "a.toml",
+            "run",
+            "--frequency",
+            "7",
+            "--no-mfa",
+        ])
+        .unwrap();
+        let request = cli.load_request().unwrap();
+        assert_eq!(request.config_file, Some(PathBuf::from("a.toml")));
+        let loaded = crate::config::load(&request, &|_| None);
+        assert_eq!(loaded.raw().frequency, Some(7));
+        assert_eq!(loaded.raw().enrich_mfa, Some(false));
+        assert_eq!(
+            loaded.origin("frequency").unwrap().to_string(),
+            "--frequency"
+        );
+    }
+
+    #[test]
+    fn a_bad_flag_value_is_a_configuration_error_not_a_usage_error() {
+        let cli =
+            Cli::try_parse_from(["okta-asset-connector", "check", "--frequency", "abc"]).unwrap();
+        let loaded = crate::config::load(&cli.load_request().unwrap(), &|_| None);
+        let error = loaded
+            .validate(cli.command.needs())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("invalid frequency (--frequency): "),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn help_shows_what_applies_with_the_environment_variable() {
+        let mut cli = Cli::command();
+        let render = |cli: &mut clap::Command, name: &str| {
+            cli.find_subcommand_mut(name)
+                .unwrap()
+                .render_long_help()
+                .to_string()
+        };
+        let check = render(&mut cli, "check");
+        assert!(
+            check.contains("--base-url") && check.contains("[env: OKTA_BASE_URL]"),
+            "{check}"
+        );
+        assert!(!check.contains("--frequency"), "frequency is run's");
+        assert!(check.contains("Exit codes:") && check.contains("Examples:"));
+        let run = render(&mut cli, "run");
+        assert!(run.contains("--frequency") && run.contains("--metrics-addr"));
+        // The top level: the commands in -h, every setting in --help.
+        let short = cli.render_help().to_string();
+        assert!(!short.contains("--base-url <URL>"), "{short}");
+        assert!(short.contains("completions") && short.contains("--config"));
+        let long = cli.render_long_help().to_string();
+        assert!(long.contains("--base-url <URL>") && long.contains("--frequency"));
+    }
+
+    #[test]
+    fn no_color_is_honoured() {
+        assert!(use_color(true, None));
+        assert!(use_color(true, Some("")));
+        assert!(!use_color(true, Some("1")));
+        assert!(!use_color(false, None));
     }
 }

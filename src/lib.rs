@@ -4,7 +4,8 @@
 //! Module map, in the order data flows through them:
 //!
 //! - [`cli`] and [`app`]: the command line and the commands wired from a configuration.
-//! - [`config`]: raw settings (file → env → flags) validated into a trusted [`config::Config`].
+//! - [`config`]: one key table; raw settings (Sekoia runtime → file → env → flags, each read
+//!   once, with the source of each value) validated into a trusted [`config::Config`].
 //! - [`okta`]: the Okta Management API client: transport, typed errors, one paginator,
 //!   per-bucket rate limiting, one retry policy, the endpoint functions and the model types.
 //! - [`mapping`]: pure Okta user + enrichment → OCSF 1.8.0 User Inventory Info event.

@@ -1,14 +1,15 @@
-//! Entry point: parse the command line, set up logging, run the command, map the outcome to an
-//! exit code. The logic lives in the library.
+//! Entry point: parse the command line, read the configuration, set up logging, run the
+//! command, map the outcome to an exit code. The logic lives in the library.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use okta_asset_connector::app::{self, AppError, Exit};
 use okta_asset_connector::check;
-use okta_asset_connector::cli::{Cli, Command};
-use okta_asset_connector::config::LogFormat;
+use okta_asset_connector::cli::{self, Cli, Command};
+use okta_asset_connector::config::report::EffectiveConfig;
+use okta_asset_connector::config::{self, Loaded, LogFormat};
 use okta_asset_connector::runtime;
 use okta_asset_connector::sync::Shutdown;
 use okta_asset_connector::sync::Summary;
@@ -16,29 +17,31 @@ use okta_asset_connector::sync::Summary;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let env = |name: &str| std::env::var(name).ok();
-    let raw = app::load_raw_config(&cli.settings, env);
-    let log_format = raw
-        .as_ref()
-        .ok()
-        .and_then(|raw| raw.log_format.as_deref())
-        .map(|f| {
-            if f == "json" {
-                LogFormat::Json
-            } else {
-                LogFormat::Text
-            }
-        })
+    let Some(request) = cli.load_request() else {
+        let Command::Completions { shell } = cli.command else {
+            unreachable!("only completions reads no configuration")
+        };
+        return print_completions(shell);
+    };
+    let loaded = config::load(&request, &env);
+    // Known even when another key is invalid, so that the error is logged as asked.
+    let log_format = loaded
+        .log_format()
         .unwrap_or(if std::io::stderr().is_terminal() {
             LogFormat::Text
         } else {
             LogFormat::Json
         });
-    init_logging(log_format);
-
-    let config = raw.and_then(|raw| raw.validate(app::needs(&cli.command)));
-    let config = match (config, &cli.command) {
+    init_logging(log_format, cli.verbosity(), &env);
+    for warning in loaded.warnings() {
+        tracing::warn!("{warning}");
+    }
+    if let Command::Config { json, .. } = &cli.command {
+        return print_config(&loaded, *json);
+    }
+    let config = match (loaded.validate(cli.command.needs()), &cli.command) {
         (Ok(config), _) => config,
-        (Err(error), Command::Check { json }) => {
+        (Err(error), Command::Check { json, .. }) => {
             return print_check(&check::Report::config_error(error.to_string()), *json);
         }
         (Err(error), _) => return fail(&AppError::Config(error)),
@@ -56,7 +59,7 @@ fn main() -> ExitCode {
     };
     runtime.block_on(async {
         match &cli.command {
-            Command::Sync { output, full } => {
+            Command::Sync { output, full, .. } => {
                 let (summary, result) =
                     app::sync_once(&config, output.as_deref(), *full, app::system_clock()).await;
                 if let Some(summary) = summary {
@@ -67,11 +70,11 @@ fn main() -> ExitCode {
                     Err(error) => fail(&error),
                 }
             }
-            Command::Check { json } => {
+            Command::Check { json, .. } => {
                 let report = check::run(&config, app::system_clock()).await;
                 print_check(&report, *json)
             }
-            Command::Run => {
+            Command::Run { .. } => {
                 let (stop, shutdown) = Shutdown::channel();
                 tokio::spawn(forward_stop_signals(stop));
                 match runtime::run(&config, app::system_clock(), shutdown).await {
@@ -79,6 +82,7 @@ fn main() -> ExitCode {
                     Err(error) => fail(&error),
                 }
             }
+            Command::Config { .. } | Command::Completions { .. } => ExitCode::SUCCESS,
         }
     })
 }
@@ -114,16 +118,32 @@ async fn wait_for_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new("info,hyper=warn,reqwest=warn,rustls=warn")
-    });
+/// The log filter: `RUST_LOG` when set, else the level `-v`/`-q` ask for.
+fn log_filter(verbosity: i8, rust_log: Option<String>) -> tracing_subscriber::EnvFilter {
+    const QUIET_DEPENDENCIES: &str = "hyper=warn,reqwest=warn,rustls=warn,h2=warn";
+    let directives = match verbosity {
+        ..=-2 => "error".to_string(),
+        -1 => "warn".to_string(),
+        0 => format!("info,{QUIET_DEPENDENCIES}"),
+        1 => format!("debug,{QUIET_DEPENDENCIES}"),
+        2.. => "trace".to_string(),
+    };
+    rust_log
+        .filter(|value| !value.trim().is_empty())
+        .and_then(|value| tracing_subscriber::EnvFilter::try_new(value).ok())
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(directives))
+}
+
+fn init_logging(format: LogFormat, verbosity: i8, env: &dyn Fn(&str) -> Option<String>) {
     let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_env_filter(log_filter(verbosity, env("RUST_LOG")))
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().flatten_event(true).init(),
-        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Text => {
+            let color = cli::use_color(std::io::stderr().is_terminal(), env("NO_COLOR").as_deref());
+            builder.with_ansi(color).init()
+        }
     }
 }
 
@@ -135,6 +155,40 @@ fn report(summary: &Summary, format: LogFormat) {
             tracing::info!(summary = %fields, "sync summary");
         }
     }
+}
+
+/// Writes `text` on stdout; a closed stdout (`| head`) is not an error worth a panic.
+fn print_stdout(text: &[u8]) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text).and_then(|()| stdout.flush());
+}
+
+/// `config`: exit 0 when the configuration is valid for `sync` and `run`, 2 when not.
+fn print_config(loaded: &Loaded, json: bool) -> ExitCode {
+    let report = EffectiveConfig::of(loaded);
+    let text = if json {
+        serde_json::to_string_pretty(&report).unwrap_or_default() + "\n"
+    } else {
+        report.to_text()
+    };
+    print_stdout(text.as_bytes());
+    if report.valid {
+        ExitCode::SUCCESS
+    } else {
+        exit_code(Exit::Config)
+    }
+}
+
+fn print_completions(shell: clap_complete::Shell) -> ExitCode {
+    let mut script = Vec::new();
+    clap_complete::generate(
+        shell,
+        &mut Cli::command(),
+        "okta-asset-connector",
+        &mut script,
+    );
+    print_stdout(&script);
+    ExitCode::SUCCESS
 }
 
 /// Prints the check report on stdout; exit 0 only when no check failed.

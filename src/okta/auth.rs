@@ -52,6 +52,15 @@ const MAX_TOKEN_BODY: usize = 64 * 1024;
 
 // ------------------------------------------------------------------------------ settings
 
+/// How the connector authenticates to Okta: exactly one of an API token or a service app.
+#[derive(Debug, Clone)]
+pub enum OktaCredential {
+    /// `Authorization: SSWS <token>`.
+    ApiToken(SecretString),
+    /// OAuth 2.0 client credentials with `private_key_jwt` (and DPoP when asked).
+    ServiceApp(OAuthSettings),
+}
+
 /// When to use DPoP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DpopMode {

@@ -17,6 +17,7 @@ pub mod paging;
 pub mod rate_limit;
 pub mod retry;
 
+pub use auth::OktaCredential;
 pub use client::{OktaClient, OktaSettings, Response, StatsSnapshot};
 pub use error::{ApiError, OktaError};
 pub use paging::{Page, Pager};

@@ -1,15 +1,23 @@
-//! `check` (the "Test connector" button, issue 5) against the fake tenant and the fake intake:
-//! one test per verdict, the `--json` contract and exit codes of the real binary, the time
-//! bound, and that the run is read-only. docs/check.md describes what is asserted here.
+//! `check` (the "Test connector" button) against the fake tenant and the fake intake: one test
+//! per verdict, the `--json` contract and exit codes of the real binary, the time bound, and
+//! that the run is read-only. docs/check.md describes what is asserted here; the wording of
+//! every verdict is unit-tested in `src/check/verdicts`.
 
 use crate::support;
 
 use std::collections::BTreeSet;
+use std::ops::Deref;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use okta_asset_connector::app;
 use okta_asset_connector::check::{self, Budget, Check, Report, Status, CHECK_NAMES};
 use okta_asset_connector::config::{Config, Needs, RawConfig};
+use okta_fake::http::{Reply, Request};
+use okta_fake::proxy::Proxy;
 use okta_fake::FakeIntake;
 use okta_fake::{Bucket, FakeOkta, FakeOptions, Org, OrgSpec};
 use serde_json::Value;
@@ -21,11 +29,79 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 const BAD_TOKEN: &str = "00wrong-token-Zq9xK7vB3nM1";
 const BAD_INTAKE_KEY: &str = "wrong-intake-key-Hj4kL8pQ";
 
-async fn fake_okta(options: FakeOptions) -> FakeOkta {
-    FakeOkta::start(Org::generate(&OrgSpec::small(20, 5, 7)), options).await
+/// The fake tenant behind a proxy that answers the System Log (`GET /api/v1/logs`), which the
+/// fake does not serve: an empty page as Okta sends it for a quiet minute, or, once
+/// [`Okta::deny_logs`] is called, Okta's 403 for a token without the permission. Everything else
+/// reaches the fake, which the tests reach through `Deref`.
+struct Okta {
+    fake: FakeOkta,
+    proxy: Proxy,
+    deny_logs: Arc<AtomicBool>,
 }
 
-async fn fakes() -> (FakeOkta, FakeIntake) {
+const LOGS_PATH: &str = "/api/v1/logs";
+const LOGS_REQUEST_ID: &str = "reqLogs403xyz";
+
+impl Okta {
+    async fn start(fake: FakeOkta) -> Okta {
+        let proxy = Proxy::start(&fake.base_url()).await;
+        let deny_logs = Arc::new(AtomicBool::new(false));
+        let deny = deny_logs.clone();
+        proxy.intercept(move |request| {
+            (request.path == LOGS_PATH).then(|| {
+                if deny.load(Ordering::SeqCst) {
+                    Reply::json(
+                        403,
+                        r#"{"errorCode":"E0000006","errorSummary":"You do not have permission to perform the requested action","errorLink":"E0000006","errorId":"oaeLogs403","errorCauses":[]}"#,
+                    )
+                    .with_header("x-okta-request-id", LOGS_REQUEST_ID)
+                } else {
+                    Reply::json(200, "[]")
+                }
+            })
+        });
+        Okta {
+            fake,
+            proxy,
+            deny_logs,
+        }
+    }
+
+    /// The proxy's URL: what the connector is configured with.
+    fn base_url(&self) -> String {
+        self.proxy.url()
+    }
+
+    /// The System Log answers 403 E0000006 from now on.
+    fn deny_logs(&self) {
+        self.deny_logs.store(true, Ordering::SeqCst);
+    }
+
+    /// Every request that reached "Okta" (the proxy), the System Log included.
+    fn requests(&self) -> Vec<Request> {
+        self.proxy.requests()
+    }
+}
+
+impl Deref for Okta {
+    type Target = FakeOkta;
+    fn deref(&self) -> &FakeOkta {
+        &self.fake
+    }
+}
+
+async fn fake_okta(options: FakeOptions) -> Okta {
+    Okta::start(FakeOkta::start(Org::generate(&OrgSpec::small(20, 5, 7)), options).await).await
+}
+
+/// A writable state directory shared by the tests (the probe leaves nothing in it).
+fn state_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("check-state");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn fakes() -> (Okta, FakeIntake) {
     (
         fake_okta(FakeOptions::default()).await,
         FakeIntake::start(INTAKE_KEY).await,
@@ -33,21 +109,32 @@ async fn fakes() -> (FakeOkta, FakeIntake) {
 }
 
 /// The configuration `check` would build: Okta at `base_url` with `token`, the intake at
-/// `intake_url` with `intake_key`, plain http allowed on loopback.
+/// `intake_url` with `intake_key`, plain http allowed on loopback, a writable state directory.
 fn config_for(base_url: &str, token: &str, intake_url: &str, intake_key: &str) -> Config {
+    config_with_state(base_url, token, intake_url, intake_key, &state_dir())
+}
+
+fn config_with_state(
+    base_url: &str,
+    token: &str,
+    intake_url: &str,
+    intake_key: &str,
+    state_dir: &Path,
+) -> Config {
     RawConfig {
         base_url: Some(base_url.to_string()),
         apikey: Some(token.to_string().into()),
         intake_url: Some(intake_url.to_string()),
         sekoia_api_key: Some(intake_key.to_string().into()),
         allow_insecure_http: Some(true),
+        state_dir: Some(state_dir.to_path_buf()),
         ..RawConfig::default()
     }
     .validate(Needs::OktaMaybeIntake)
     .expect("valid test configuration")
 }
 
-fn good_config(okta: &FakeOkta, intake: &FakeIntake) -> Config {
+fn good_config(okta: &Okta, intake: &FakeIntake) -> Config {
     config_for(&okta.base_url(), okta.token(), &intake.url(), INTAKE_KEY)
 }
 
@@ -153,6 +240,8 @@ fn check_args(base_url: &str, intake_url: &str) -> Vec<String> {
         base_url,
         "--intake-url",
         intake_url,
+        "--state-dir",
+        state_dir().to_str().unwrap(),
     ]
     .map(String::from)
     .to_vec()
@@ -160,7 +249,7 @@ fn check_args(base_url: &str, intake_url: &str) -> Vec<String> {
 
 /// Parses stdout as the `--json` document and checks its shape: exactly `success`, `error`,
 /// `checks`; every check has `name`, `status`, `reason` and maybe `fix`, nothing else; the
-/// checks are the eight of [`CHECK_NAMES`] in order; `error` is the first failure's reason.
+/// checks are those of [`CHECK_NAMES`] in order; `error` is the first failure's reason.
 #[track_caller]
 fn parse_report(stdout: &str) -> Value {
     let doc: Value = serde_json::from_str(stdout)
@@ -226,7 +315,7 @@ fn json_status<'a>(doc: &'a Value, name: &str) -> &'a str {
 async fn all_good_every_check_ok() {
     let (okta, intake) = fakes().await;
     let report = run(&good_config(&okta, &intake)).await;
-    let names: Vec<&str> = report.checks.iter().map(|c| c.name).collect();
+    let names: Vec<&str> = report.checks.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(names, CHECK_NAMES);
     for name in CHECK_NAMES {
         assert_status(&report, name, Status::Ok);
@@ -253,7 +342,7 @@ async fn bad_token_fails_token_and_skips_later_okta_checks() {
         &["E0000011", "invalid, expired or revoked"],
     );
     assert_fix(&report, "token", &["new API token", "OKTA_API_TOKEN"]);
-    for name in ["groups", "roles", "factors", "rate_limit"] {
+    for name in ["groups", "roles", "factors", "change_feed", "rate_limit"] {
         assert_status(&report, name, Status::Skipped);
     }
     // The intake does not depend on Okta: it is still checked.
@@ -287,7 +376,7 @@ async fn missing_groups_permission_fails_groups() {
         &["okta.groups.read", "Read-Only Administrator"],
     );
     // The other permissions are still checked.
-    for name in ["roles", "factors", "rate_limit", "intake"] {
+    for name in ["roles", "factors", "change_feed", "rate_limit", "intake"] {
         assert_status(&report, name, Status::Ok);
     }
     assert!(!report.success);
@@ -358,7 +447,14 @@ async fn unreachable_host_fails_okta_reachable_refused() {
     assert_status(&report, "okta_reachable", Status::Fail);
     assert_reason(&report, "okta_reachable", &["refused"]);
     assert_fix(&report, "okta_reachable", &["base_url"]);
-    for name in ["token", "groups", "roles", "factors", "rate_limit"] {
+    for name in [
+        "token",
+        "groups",
+        "roles",
+        "factors",
+        "change_feed",
+        "rate_limit",
+    ] {
         assert_status(&report, name, Status::Skipped);
     }
     assert_reason(&report, "groups", &["not reachable"]);
@@ -390,7 +486,14 @@ async fn non_okta_host_answering_html_is_not_the_okta_api() {
             "okta_reachable",
             &["base_url", "https://acme.okta.com"],
         );
-        for name in ["token", "groups", "roles", "factors", "rate_limit"] {
+        for name in [
+            "token",
+            "groups",
+            "roles",
+            "factors",
+            "change_feed",
+            "rate_limit",
+        ] {
             assert_status(&report, name, Status::Skipped);
         }
         assert!(!report.success);
@@ -418,7 +521,9 @@ async fn intake_rejecting_the_key_fails_intake() {
         "groups",
         "roles",
         "factors",
+        "change_feed",
         "rate_limit",
+        "state_dir",
     ] {
         assert_status(&report, name, Status::Ok);
     }
@@ -653,6 +758,8 @@ async fn human_output_without_json() {
         "--allow-insecure-http",
         "--base-url",
         &okta.base_url(),
+        "--state-dir",
+        state_dir().to_str().unwrap(),
     ]
     .map(String::from)
     .to_vec();
@@ -685,12 +792,267 @@ async fn check_is_read_only() {
             "non-GET Okta request: {endpoint}"
         );
     }
-    // One cheap read per permission: users, groups, role assignees, one user's factors.
+    // One cheap read per permission: users, groups, role assignees, one user's factors (the
+    // fake's count; the System Log is answered by the stand-in in front of it).
     assert_eq!(counters.total, 4, "{:?}", counters.per_endpoint);
+    let seen: Vec<(String, String)> = okta
+        .requests()
+        .iter()
+        .map(|r| (r.method.clone(), r.path.clone()))
+        .collect();
+    assert_eq!(seen.len(), 5, "{seen:?}");
+    assert!(seen.iter().all(|(method, _)| method == "GET"), "{seen:?}");
+    let paths: BTreeSet<&str> = seen.iter().map(|(_, path)| path.as_str()).collect();
+    assert!(
+        paths.contains("/api/v1/users")
+            && paths.contains("/api/v1/groups")
+            && paths.contains("/api/v1/iam/assignees/users")
+            && paths.contains(LOGS_PATH)
+            && paths.iter().any(|p| p.ends_with("/factors")),
+        "{paths:?}"
+    );
     assert_eq!(intake.requests(), 1, "one probe");
     assert!(
         intake.items().is_empty(),
         "the probe created assets: {:?}",
         intake.items()
+    );
+}
+
+// The change feed: can the token read the System Log?
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readable_system_log_is_ok_and_asked_for_one_recent_event() {
+    let (okta, intake) = fakes().await;
+    let report = run(&good_config(&okta, &intake)).await;
+    assert_status(&report, "change_feed", Status::Ok);
+    assert_reason(
+        &report,
+        "change_feed",
+        &["System Log readable", "next cycle"],
+    );
+
+    let logs: Vec<Request> = okta
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == LOGS_PATH)
+        .collect();
+    assert_eq!(logs.len(), 1, "one read of the System Log");
+    let query = &logs[0];
+    assert_eq!(query.query_param("limit").as_deref(), Some("1"));
+    // A polling query (a `since`, no `until`), a quarter of an hour back on Okta's clock.
+    assert_eq!(query.query_param("until"), None);
+    let since: jiff::Timestamp = query
+        .query_param("since")
+        .expect("since")
+        .parse()
+        .expect("an ISO 8601 since");
+    let back = okta.virtual_now().duration_since(since);
+    assert!(
+        back >= jiff::SignedDuration::from_mins(14) && back <= jiff::SignedDuration::from_mins(16),
+        "since {since} is {back:?} before Okta's now"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreadable_system_log_only_warns_with_the_fix_and_the_fallback() {
+    let (okta, intake) = fakes().await;
+    okta.deny_logs();
+    let report = run(&good_config(&okta, &intake)).await;
+    assert_status(&report, "change_feed", Status::Warn);
+    assert_reason(
+        &report,
+        "change_feed",
+        &[
+            "may not read the System Log",
+            "E0000006",
+            LOGS_REQUEST_ID,
+            "lastUpdated",
+            "group deletions, role grants to groups and MFA changes",
+            "next full sync",
+        ],
+    );
+    assert_fix(
+        &report,
+        "change_feed",
+        &[
+            "Read-Only Administrator or Report Administrator",
+            "okta.logs.read",
+        ],
+    );
+    for name in ["token", "groups", "roles", "factors", "intake", "state_dir"] {
+        assert_status(&report, name, Status::Ok);
+    }
+    assert!(report.success, "a warning is not a failure");
+
+    let (code, stdout, stderr) = binary(
+        check_args(&okta.base_url(), &intake.url()),
+        Some(okta.token()),
+        Some(INTAKE_KEY),
+    )
+    .await;
+    assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
+    let doc = parse_report(&stdout);
+    assert_eq!(json_status(&doc, "change_feed"), "warn");
+}
+
+// A 5xx or a timeout says nothing about permissions: `sync` retries it, so `check` must not
+// call it a missing permission or a disabled enrichment.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn factors_server_error_is_transient_not_a_permission_problem() {
+    let (okta, intake) = fakes().await;
+    okta.faults().fail_path_contains("/factors", 500, None);
+    let report = run(&good_config(&okta, &intake)).await;
+    assert_status(&report, "factors", Status::Warn);
+    assert_reason(
+        &report,
+        "factors",
+        &[
+            "Okta failed to answer (transient; sync retries it)",
+            "HTTP 500",
+        ],
+    );
+    let factors = get(&report, "factors");
+    assert!(
+        !factors.reason.contains("MFA enrichment is disabled")
+            && !factors.reason.contains("may not"),
+        "{factors:?}"
+    );
+    assert!(report.success);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn groups_server_error_is_transient_not_a_permission_problem() {
+    let (okta, intake) = fakes().await;
+    okta.faults()
+        .fail_path_contains("/api/v1/groups", 503, None);
+    let report = run(&good_config(&okta, &intake)).await;
+    // Groups are needed for every record: unverified, the check still fails, but says why.
+    assert_status(&report, "groups", Status::Fail);
+    assert_reason(
+        &report,
+        "groups",
+        &[
+            "could not check groups",
+            "transient; sync retries it",
+            "HTTP 503",
+        ],
+    );
+    assert!(!get(&report, "groups").reason.contains("may not"));
+    assert_fix(&report, "groups", &["again", "request id"]);
+}
+
+// The state directory.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_state_dir_can_be_created_and_is_not_left_behind() {
+    let (okta, intake) = fakes().await;
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("var/lib/okta-asset-connector");
+    let config = config_with_state(
+        &okta.base_url(),
+        okta.token(),
+        &intake.url(),
+        INTAKE_KEY,
+        &dir,
+    );
+    let report = run(&config).await;
+    assert_status(&report, "state_dir", Status::Ok);
+    assert_reason(
+        &report,
+        "state_dir",
+        &["does not exist yet", "can be created"],
+    );
+    assert!(
+        !root.path().join("var").exists(),
+        "check created nothing that stays"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_dir_under_a_file_fails_state_dir() {
+    let intake = FakeIntake::start(INTAKE_KEY).await;
+    let root = tempfile::tempdir().unwrap();
+    let file = root.path().join("state");
+    std::fs::write(&file, "not a directory").unwrap();
+    let base_url = format!("http://127.0.0.1:{}", closed_port());
+    let config = config_with_state(&base_url, "t", &intake.url(), INTAKE_KEY, &file);
+    let report = run(&config).await;
+    assert_status(&report, "state_dir", Status::Fail);
+    assert_reason(&report, "state_dir", &["is not a directory"]);
+    assert_fix(&report, "state_dir", &["STATE_DIR"]);
+    // Independent of Okta and the intake.
+    assert_status(&report, "intake", Status::Ok);
+}
+
+/// A directory the connector's user may not write. Run as root, a mode never stops the
+/// process: the test then runs the real binary as `nobody` (with `setpriv`), or, without
+/// `setpriv`, skips its assertion and says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_dir_not_writable_fails_with_owner_and_mode() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let root = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let dir = root.path().join("state");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let owner = std::fs::metadata(&dir).unwrap().uid();
+    let base_url = format!("http://127.0.0.1:{}", closed_port());
+    let writable_anyway = std::fs::write(dir.join("probe"), "x").is_ok();
+
+    let check = if !writable_anyway {
+        let config = config_with_state(&base_url, "t", "http://127.0.0.1:9/x", INTAKE_KEY, &dir);
+        let report = run(&config).await;
+        let check = get(&report, "state_dir").clone();
+        serde_json::to_value(&check).unwrap()
+    } else if Path::new("/usr/bin/setpriv").exists() {
+        let output = Command::new("/usr/bin/setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_okta-asset-connector"))
+            .args([
+                "check",
+                "--json",
+                "--allow-insecure-http",
+                "--base-url",
+                &base_url,
+            ])
+            .arg("--state-dir")
+            .arg(&dir)
+            .env_clear()
+            .env("OKTA_API_TOKEN", "t")
+            .output()
+            .expect("setpriv runs");
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        assert_eq!(output.status.code(), Some(5), "{stdout}");
+        let doc = parse_report(&stdout);
+        let check = doc["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "state_dir")
+            .unwrap()
+            .clone();
+        check
+    } else {
+        eprintln!(
+            "state_dir_not_writable_fails_with_owner_and_mode: running as root, which may write a mode 0555 directory, and /usr/bin/setpriv is missing: assertion skipped"
+        );
+        return;
+    };
+    assert_eq!(check["status"], "fail", "{check:#}");
+    let reason = check["reason"].as_str().unwrap();
+    for needle in [
+        "cannot write in the state directory",
+        "permission denied",
+        &format!("owned by uid {owner} with mode 0555"),
+        "this process runs as uid",
+    ] {
+        assert!(reason.contains(needle), "{needle:?} not in {reason:?}");
+    }
+    let fix = check["fix"].as_str().unwrap();
+    assert!(
+        fix.contains("chmod 700") && fix.contains("STATE_DIR"),
+        "{fix}"
     );
 }

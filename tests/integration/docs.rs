@@ -5,9 +5,9 @@
 //! variables and state path; relative links point at files that exist.
 //!
 //! Flags come from clap (`Cli::command()`), environment variables from the code itself (the
-//! names `RawConfig::from_env` and `RawConfig::from_symphony` ask for), keys from
-//! `config::KEYS`: nothing is copied by hand into this test except the few variables read
-//! outside those functions (`STATE_DIRECTORY`, `XDG_STATE_HOME`, `RUST_LOG`).
+//! names `RawConfig::from_env` and `RawConfig::from_symphony` ask for, and the key table),
+//! keys from `config::KEYS`: nothing is copied by hand into this test; the few variables read
+//! outside those functions are `config::OTHER_ENV_VARS`.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -22,9 +22,9 @@ use serde_norway::Value as Yaml;
 
 const BIN: &str = "okta-asset-connector";
 
-/// Variables read outside `RawConfig::from_env` / `from_symphony`: `default_state_dir` and the
-/// log filter.
-const OTHER_ENV: [&str; 3] = ["STATE_DIRECTORY", "XDG_STATE_HOME", "RUST_LOG"];
+/// Variables read outside `RawConfig::from_env` / `from_symphony`: the config file and its
+/// discovery, `default_state_dir`, logging.
+const OTHER_ENV: &[&str] = config::OTHER_ENV_VARS;
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -65,13 +65,9 @@ fn env_vars() -> BTreeSet<String> {
     let empty = tempfile::tempdir().unwrap();
     RawConfig::from_symphony(empty.path(), record).expect("nothing to read");
     let mut vars = asked.into_inner();
-    let cli = Cli::command();
-    for command in std::iter::once(&cli).chain(cli.get_subcommands()) {
-        for arg in command.get_arguments() {
-            if let Some(env) = arg.get_env() {
-                vars.insert(env.to_string_lossy().into_owned());
-            }
-        }
+    // clap reads no variable: every key's variables are in the key table.
+    for spec in config::KEY_SPECS {
+        vars.extend(spec.env.iter().map(|v| v.to_string()));
     }
     vars.extend(OTHER_ENV.iter().map(|v| v.to_string()));
     vars

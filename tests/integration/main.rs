@@ -5,6 +5,7 @@
 mod support;
 
 mod check;
+mod config_cli;
 mod docs;
 mod fake_okta;
 mod full_sync;

@@ -377,6 +377,15 @@ async fn a_full_sync_with_oauth_and_dpop_delivers_what_the_ssws_sync_delivers() 
     assert_eq!(okta.oauth().stats().api_401, 0);
 }
 
+fn service_app(
+    credential: &okta_asset_connector::okta::OktaCredential,
+) -> &okta_asset_connector::okta::auth::OAuthSettings {
+    match credential {
+        okta_asset_connector::okta::OktaCredential::ServiceApp(app) => app,
+        other => panic!("expected the service app, got {other:?}"),
+    }
+}
+
 #[test]
 fn configuration_errors_are_clear_and_never_quote_the_key() {
     let base = || RawConfig {
@@ -388,7 +397,7 @@ fn configuration_errors_are_clear_and_never_quote_the_key() {
     };
     // Valid, and no API token needed.
     let config = base().validate(Needs::Okta).unwrap();
-    let oauth = config.okta_oauth.as_ref().unwrap();
+    let oauth = service_app(&config.okta_credential);
     assert_eq!(
         oauth.scopes,
         ["okta.users.read", "okta.groups.read", "okta.roles.read"]
@@ -492,7 +501,7 @@ fn configuration_errors_are_clear_and_never_quote_the_key() {
     }
     .validate(Needs::Okta)
     .unwrap();
-    let oauth = config.okta_oauth.unwrap();
+    let oauth = service_app(&config.okta_credential);
     assert_eq!(oauth.scopes, ["okta.users.read"]);
     assert_eq!(oauth.key_id.as_deref(), Some("k"));
     assert_eq!(oauth.key.alg(), "RS256");

@@ -1,0 +1,298 @@
+//! `okta_reachable` and `token`: the transport, the users call and the OAuth grant.
+
+use super::{answer, code_and_id, request_id, transient_reason, RETRY_FIX, SKIP_UNREACHABLE};
+use crate::check::{Check, CheckName, Status};
+use crate::okta::auth::{Grant, TokenError};
+use crate::okta::ApiError;
+
+/// Why a connection gave no answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportKind {
+    Dns,
+    Tls,
+    TimedOut,
+    Refused,
+    Other,
+}
+
+/// A request that got no HTTP answer, with the transport's own words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransportFailure {
+    pub kind: TransportKind,
+    pub detail: String,
+}
+
+impl TransportFailure {
+    pub fn timed_out() -> TransportFailure {
+        TransportFailure {
+            kind: TransportKind::TimedOut,
+            detail: "timed out".into(),
+        }
+    }
+
+    /// Classifies the transport's error text (the HTTP client reports causes only as text).
+    pub fn from_detail(detail: impl Into<String>) -> TransportFailure {
+        let detail = detail.into();
+        let lower = detail.to_lowercase();
+        let kind = if lower.contains("dns") || lower.contains("lookup") || lower.contains("resolve")
+        {
+            TransportKind::Dns
+        } else if lower.contains("certificate")
+            || lower.contains("tls")
+            || lower.contains("handshake")
+        {
+            TransportKind::Tls
+        } else if lower.contains("timed out") {
+            TransportKind::TimedOut
+        } else if lower.contains("refused") {
+            TransportKind::Refused
+        } else {
+            TransportKind::Other
+        };
+        TransportFailure { kind, detail }
+    }
+
+    pub(super) fn reason(&self, host: &str) -> String {
+        let detail = &self.detail;
+        match self.kind {
+            TransportKind::Dns => format!("{host} does not resolve (DNS): {detail}"),
+            TransportKind::Tls => format!("TLS with {host} failed: {detail}"),
+            TransportKind::TimedOut => format!("{host} did not answer in time"),
+            TransportKind::Refused => format!("{host} refused the connection"),
+            TransportKind::Other => format!("cannot reach {host}: {detail}"),
+        }
+    }
+
+    fn fix(&self) -> &'static str {
+        match self.kind {
+            TransportKind::Tls if self.detail.to_lowercase().contains("certificate") => {
+                "a TLS-intercepting proxy? install its CA certificate in the system trust store"
+            }
+            TransportKind::TimedOut => {
+                "check base_url, and that a proxy or firewall lets outbound HTTPS (443) through to Okta"
+            }
+            _ => "check base_url (e.g. https://acme.okta.com), DNS, proxy and that outbound HTTPS (443) is allowed",
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------ users call
+
+/// How the first call, `GET /api/v1/users?limit=1`, ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum UsersOutcome {
+    /// 200 with a list of users.
+    Listed,
+    /// The host answered, but not as the Okta API does (what it answered).
+    NotOkta(String),
+    /// HTTP 502/503/504 without an Okta error body: Okta, or a gateway in between, is down.
+    Unavailable(u16),
+    /// Okta answered with its error body.
+    Refused(ApiError),
+    /// The token cannot be sent as a header (the only settings error left once the client is
+    /// built).
+    BadTokenHeader(String),
+    Unreachable(TransportFailure),
+}
+
+/// `okta_reachable` and `token` from the users call.
+pub fn users(host: &str, outcome: &UsersOutcome) -> (Check, Check) {
+    let token_skipped = || Check::skipped(CheckName::Token, SKIP_UNREACHABLE);
+    match outcome {
+        UsersOutcome::Listed => (
+            reachable(host),
+            Check::new(
+                CheckName::Token,
+                Status::Ok,
+                "API token valid: users are readable",
+                "",
+            ),
+        ),
+        UsersOutcome::NotOkta(what) => (not_okta(host, what), token_skipped()),
+        UsersOutcome::Unavailable(status) => (
+            Check::new(
+                CheckName::OktaReachable,
+                Status::Fail,
+                format!("{host} answered HTTP {status} without an Okta error body: Okta, or a proxy in between, is unavailable right now (transient)"),
+                "run check again in a few minutes; if it persists, check base_url and any proxy between here and Okta",
+            ),
+            token_skipped(),
+        ),
+        UsersOutcome::Refused(api) => (reachable(host), token_refused(api)),
+        UsersOutcome::BadTokenHeader(message) => (
+            Check::skipped(CheckName::OktaReachable, "not checked: no request could be sent"),
+            Check::new(
+                CheckName::Token,
+                Status::Fail,
+                message.clone(),
+                "copy the API token again, without quotes, spaces or line breaks, into OKTA_API_TOKEN",
+            ),
+        ),
+        UsersOutcome::Unreachable(failure) => (unreachable(host, failure), token_skipped()),
+    }
+}
+
+fn reachable(host: &str) -> Check {
+    Check::new(
+        CheckName::OktaReachable,
+        Status::Ok,
+        format!("{host} answers as an Okta org"),
+        "",
+    )
+}
+
+fn unreachable(host: &str, failure: &TransportFailure) -> Check {
+    Check::new(
+        CheckName::OktaReachable,
+        Status::Fail,
+        failure.reason(host),
+        failure.fix(),
+    )
+}
+
+/// The host answered, but not as the Okta API does: the base URL is wrong.
+fn not_okta(host: &str, what: &str) -> Check {
+    Check::new(
+        CheckName::OktaReachable,
+        Status::Fail,
+        format!("{host} answered {what}: it is not the Okta API (wrong base_url?)"),
+        "set base_url to your Okta org URL, e.g. https://acme.okta.com (not the admin console, a custom login page or an app URL)",
+    )
+}
+
+/// The Okta client could not even be built.
+pub fn client_setup_failed(message: String) -> Check {
+    Check::new(
+        CheckName::OktaReachable,
+        Status::Fail,
+        format!("cannot set up the Okta client: {message}"),
+        "check base_url",
+    )
+}
+
+/// The token verdict from Okta's error answer to the users call.
+fn token_refused(api: &ApiError) -> Check {
+    let id = request_id(api);
+    let fail = |reason: String, fix: &str| Check::new(CheckName::Token, Status::Fail, reason, fix);
+    match (api.code.as_deref(), api.status) {
+        (Some("E0000047"), _) | (_, 429) => fail(
+            format!("could not check the token: Okta rate-limited us ({}), the users bucket is spent for this minute", code_and_id(api)),
+            "retry in a minute; if it persists, other integrations use the whole users budget (see Okta's rate-limit dashboard)",
+        ),
+        (_, 500..=599) => fail(transient_reason("the token", &answer(api)), RETRY_FIX),
+        (Some("E0000011" | "E0000006"), _) if api.oauth => {
+            fail(format!("Okta answered {}", answer(api)), api.hint())
+        }
+        (Some("E0000011"), _) => fail(
+            format!("API token invalid, expired or revoked (E0000011{id})"),
+            "create a new API token in the Okta admin console (Security > API > Tokens) and set it in OKTA_API_TOKEN (or apikey)",
+        ),
+        (Some("E0000006"), _) => fail(
+            format!("the token may not read users (E0000006{id})"),
+            "create the token from an admin holding the Read-Only Administrator role (it grants okta.users.read)",
+        ),
+        _ => fail(format!("Okta answered {}", answer(api)), api.hint()),
+    }
+}
+
+// ------------------------------------------------------------------------------ OAuth
+
+/// The `token` verdict with OAuth: which scopes the service app was granted, which are missing.
+pub fn oauth_token(token: Check, grant: &Grant) -> Check {
+    let binding = if grant.dpop { "DPoP-bound " } else { "" };
+    let mut reason = format!(
+        "OAuth service app {}: {binding}access token issued with scopes {}",
+        grant.client_id,
+        grant.granted.join(" ")
+    );
+    if !grant.missing.is_empty() {
+        reason.push_str(&format!("; missing: {}", grant.missing.join(" ")));
+    }
+    match token.status {
+        Status::Ok if grant.missing.is_empty() => Check::new(
+            CheckName::Token,
+            Status::Ok,
+            format!("{reason}; users are readable"),
+            "",
+        ),
+        Status::Ok => Check::new(
+            CheckName::Token,
+            Status::Warn,
+            format!("{reason} (the matching reads are checked below)"),
+            format!(
+                "grant {} to the service app in the Okta admin console (Applications > the app > Okta API Scopes > Grant), and assign it the Read-Only Administrator role (Admin roles tab)",
+                grant.missing.join(", ")
+            ),
+        ),
+        _ => Check::new(
+            CheckName::Token,
+            token.status,
+            format!("{reason}; but {}", token.reason),
+            token.fix,
+        ),
+    }
+}
+
+/// Why the OAuth token request failed.
+#[derive(Debug, Clone)]
+pub enum GrantFailure {
+    /// Okta's token endpoint refused the service app.
+    Refused(TokenError),
+    Unreachable(TransportFailure),
+    Other(String),
+}
+
+/// `okta_reachable` and `token` when the OAuth token request itself failed.
+pub fn grant_failed(host: &str, failure: &GrantFailure) -> (Check, Check) {
+    let token_skipped = || Check::skipped(CheckName::Token, SKIP_UNREACHABLE);
+    match failure {
+        GrantFailure::Refused(token) => {
+            let mut reason = format!(
+                "Okta refused the service app's token request: {}",
+                token.error
+            );
+            if let Some(description) = &token.description {
+                reason.push_str(&format!(" ({description})"));
+            }
+            if let Some(id) = &token.request_id {
+                reason.push_str(&format!(", request id {id}"));
+            }
+            (
+                reachable(host),
+                Check::new(CheckName::Token, Status::Fail, reason, token.hint()),
+            )
+        }
+        GrantFailure::Unreachable(failure) => (unreachable(host, failure), token_skipped()),
+        GrantFailure::Other(message) => (
+            Check::new(
+                CheckName::OktaReachable,
+                Status::Fail,
+                format!("{host}: the OAuth token request failed: {message}"),
+                "check base_url is your Okta org URL (e.g. https://acme.okta.com)",
+            ),
+            token_skipped(),
+        ),
+    }
+}
+
+/// Where a scope stands with an OAuth service app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScopeState {
+    Granted,
+    /// Requested, but the org did not grant it to the app.
+    NotGranted,
+    /// Not in the configured `scopes`: the access token cannot carry it.
+    NotRequested,
+}
+
+impl ScopeState {
+    pub fn of(grant: &Grant, scope: &str) -> ScopeState {
+        if grant.granted.iter().any(|s| s == scope) {
+            ScopeState::Granted
+        } else if grant.requested.iter().any(|s| s == scope) {
+            ScopeState::NotGranted
+        } else {
+            ScopeState::NotRequested
+        }
+    }
+}
