@@ -29,7 +29,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use okta_asset_connector::app;
 use okta_asset_connector::clock::ScaledClock;
 use okta_asset_connector::config::{Needs, RawConfig};
-use okta_fake::cost::{bulk_minimum, per_user_requests};
+use okta_fake::cost::per_user_requests;
 use okta_fake::{Bucket, FakeIntake, FakeOkta, FakeOptions, Org, OrgSpec};
 use serde_json::{json, Value};
 
@@ -124,7 +124,6 @@ async fn run_scenario(scenario: &Scenario, org: Org, rate_limit: u32, scale: f64
     let groups = org.groups().len() as u64;
     let memberships = org.membership_count() as u64;
     let admins = org.admin_user_ids().len() as u64;
-    let min_requests = bulk_minimum(&org, scenario.mfa, true);
     let per_user = per_user_requests(&org, scenario.mfa);
     let okta = Arc::new(
         FakeOkta::start(
@@ -139,6 +138,7 @@ async fn run_scenario(scenario: &Scenario, org: Org, rate_limit: u32, scale: f64
         )
         .await,
     );
+    let min_requests = okta.bulk_minimum(scenario.mfa, true);
     if scenario.external > 0.0 {
         for bucket in Bucket::ALL {
             okta.faults().external_consumer(bucket, scenario.external);
@@ -259,6 +259,7 @@ fn bucket_name(bucket: Bucket) -> &'static str {
         Bucket::UserById => "user_by_id",
         Bucket::Groups => "groups",
         Bucket::Iam => "iam",
+        Bucket::Logs => "logs",
         Bucket::Other => "other",
     }
 }

@@ -11,7 +11,7 @@ use clap::Parser;
 use okta_asset_connector::app;
 use okta_asset_connector::clock::SystemClock;
 use okta_asset_connector::config::{Config, Needs, RawConfig};
-use okta_fake::cost::{bulk_minimum, per_user_requests};
+use okta_fake::cost::per_user_requests;
 use okta_fake::{FakeIntake, FakeOkta, FakeOptions, Org, OrgSpec};
 
 /// The key the fake intake expects.
@@ -61,7 +61,7 @@ async fn main() -> anyhow::Result<()> {
     result?;
 
     let mfa = !args.no_mfa;
-    let minimum = okta.with_org(|org| bulk_minimum(org, mfa, true));
+    let minimum = okta.bulk_minimum(mfa, true);
     let per_user = okta.with_org(|org| per_user_requests(org, mfa));
     println!(
         "\nOkta requests: {} (bulk minimum {minimum}; a one-call-per-user connector would need about {per_user})",

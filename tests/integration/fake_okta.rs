@@ -8,14 +8,14 @@ use okta_fake::okta::okta_time;
 use okta_fake::{Bucket, FakeOkta, FakeOptions, GroupType, Org, OrgSpec};
 use serde_json::Value;
 
-struct Resp {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    body: Value,
+pub(crate) struct Resp {
+    pub(crate) status: u16,
+    pub(crate) headers: reqwest::header::HeaderMap,
+    pub(crate) body: Value,
 }
 
 impl Resp {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
@@ -26,7 +26,7 @@ impl Resp {
             .unwrap()
     }
 
-    fn next(&self) -> Option<String> {
+    pub(crate) fn next(&self) -> Option<String> {
         self.headers.get_all("link").iter().find_map(|v| {
             let v = v.to_str().ok()?;
             if !v.ends_with("rel=\"next\"") {
@@ -36,16 +36,16 @@ impl Resp {
         })
     }
 
-    fn error_code(&self) -> &str {
+    pub(crate) fn error_code(&self) -> &str {
         self.body["errorCode"].as_str().unwrap_or("")
     }
 }
 
-fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder().build().unwrap()
 }
 
-async fn get_with(client: &reqwest::Client, url: &str, token: &str) -> Resp {
+pub(crate) async fn get_with(client: &reqwest::Client, url: &str, token: &str) -> Resp {
     let r = client
         .get(url)
         .header("Authorization", format!("SSWS {token}"))
@@ -64,13 +64,13 @@ async fn get_with(client: &reqwest::Client, url: &str, token: &str) -> Resp {
     }
 }
 
-async fn get(okta: &FakeOkta, path_and_query: &str) -> Resp {
+pub(crate) async fn get(okta: &FakeOkta, path_and_query: &str) -> Resp {
     let url = format!("{}{}", okta.base_url(), path_and_query);
     get_with(&client(), &url, okta.token()).await
 }
 
 /// Follows `next` links exactly as given; returns every item id and the number of pages.
-async fn collect_ids(okta: &FakeOkta, first: &str) -> (Vec<String>, usize) {
+pub(crate) async fn collect_ids(okta: &FakeOkta, first: &str) -> (Vec<String>, usize) {
     let client = client();
     let mut url = format!("{}{}", okta.base_url(), first);
     let mut ids = Vec::new();
@@ -206,7 +206,7 @@ async fn plain_list_omits_deprovisioned_search_includes_them() {
     assert_eq!((bad.status, bad.error_code()), (400, "E0000031"));
 }
 
-fn urlencode(s: &str) -> String {
+pub(crate) fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
@@ -462,6 +462,12 @@ async fn membership_change_bumps_group_not_user() {
 
 #[tokio::test]
 async fn iam_assignees_body_paging_and_roles() {
+    for include_groups in [false, true] {
+        iam_assignees(include_groups).await;
+    }
+}
+
+async fn iam_assignees(include_groups: bool) {
     let okta = FakeOkta::start(
         Org::generate(&OrgSpec {
             users: 400,
@@ -470,11 +476,28 @@ async fn iam_assignees_body_paging_and_roles() {
             admin_fraction: 0.05,
             ..OrgSpec::default()
         }),
-        FakeOptions::default(),
+        FakeOptions {
+            assignees_include_groups: include_groups,
+            ..FakeOptions::default()
+        },
     )
     .await;
-    let expected: Vec<String> =
-        okta.with_org(|o| o.admin_user_ids().iter().map(|s| s.to_string()).collect());
+    let expected: Vec<String> = okta.with_org(|o| {
+        let listed = o.role_assignee_ids(include_groups);
+        let direct: Vec<&str> = o
+            .users()
+            .iter()
+            .filter(|u| !u.roles.is_empty())
+            .map(|u| u.id.as_str())
+            .collect();
+        if include_groups {
+            assert_eq!(listed, o.admin_user_ids(), "every role holder");
+            assert!(listed.len() > direct.len(), "group-only admins listed too");
+        } else {
+            assert_eq!(listed, direct, "direct role holders only");
+        }
+        listed.iter().map(|s| s.to_string()).collect()
+    });
     assert!(expected.len() > 3, "{}", expected.len());
     let client = client();
     let mut url = format!("{}/api/v1/iam/assignees/users?limit=3", okta.base_url());

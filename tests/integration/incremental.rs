@@ -49,7 +49,12 @@ fn is_deleted(event: &Value) -> bool {
 async fn incremental_cycles_converge_to_what_a_full_sync_sends() {
     let okta = FakeOkta::start(
         Org::generate(&OrgSpec::small(800, 30, 5)),
-        FakeOptions::default(),
+        FakeOptions {
+            // Today's connector learns of role-holding groups from the roles of the users the
+            // assignee list names; pinned to the list that names group-only admins too.
+            assignees_include_groups: true,
+            ..FakeOptions::default()
+        },
     )
     .await;
     let intake = FakeIntake::start(INTAKE_KEY).await;

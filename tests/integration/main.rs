@@ -8,6 +8,8 @@ mod check;
 mod config_cli;
 mod docs;
 mod fake_okta;
+mod fake_okta_log;
+mod fake_okta_roles;
 mod full_sync;
 mod incremental;
 mod intake;

@@ -9,15 +9,16 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 
-use crate::okta::{Bucket, FakeOkta, FakeOptions, Org, OrgSpec};
+use crate::okta::{Bucket, FakeOkta, FakeOptions, Org, OrgSpec, StatsAdminSpelling};
 
 /// Serves a seeded fake Okta org on 127.0.0.1 until Ctrl-C. Logs go to stderr.
 ///
 /// Endpoints: GET /api/v1/users (search, filter, limit, after), /api/v1/users/{id}[/roles|/factors|/groups],
-/// /api/v1/groups (filter, search, limit, after), /api/v1/groups/{id}[/users|/roles],
-/// /api/v1/iam/assignees/users. Requests need `Authorization: SSWS <token>`.
+/// /api/v1/groups (filter, search, limit, after, expand=stats), /api/v1/groups/{id}[/users|/roles],
+/// /api/v1/iam/assignees/users, /api/v1/logs (since, until, filter, q, limit, sortOrder, after).
+/// Requests need `Authorization: SSWS <token>`.
 #[derive(Parser, Debug)]
 #[command(name = "fake-okta", version)]
 struct Args {
@@ -40,7 +41,7 @@ struct Args {
     #[arg(long)]
     rate_limit: Option<u32>,
     /// Per-bucket override, repeatable: BUCKET=N with BUCKET one of users-list, user-by-id,
-    /// groups, iam, other.
+    /// groups, iam, logs, other.
     #[arg(long = "bucket-limit", value_name = "BUCKET=N")]
     bucket_limits: Vec<String>,
     /// Rate-limit window length, in virtual seconds.
@@ -61,12 +62,61 @@ struct Args {
     /// Fraction of users with at least one MFA factor.
     #[arg(long, default_value_t = 0.8)]
     factor_fraction: f64,
+    /// Groups holding a role while none of their members holds one directly (their members
+    /// are admins through the group only), beyond the three role groups every org has.
+    #[arg(long, default_value_t = 0)]
+    group_only_admin_groups: usize,
+    /// GET /api/v1/iam/assignees/users also lists users whose only role comes through a
+    /// group. Okta does not document whether it does; by default only users holding a role
+    /// directly are listed.
+    #[arg(long)]
+    assignees_include_groups: bool,
+    /// Key of the admin flag in a group's `_embedded.stats` (`expand=stats`): `observed` =
+    /// hasAdminPrivilege, as real orgs answer; `spec` = hasAdminPrivlege, as Okta's API spec
+    /// spells it.
+    #[arg(long, value_enum, default_value_t = Spelling::Observed)]
+    stats_admin_spelling: Spelling,
+    /// Largest delay, in virtual milliseconds, between a System Log event's `published` time and
+    /// the moment GET /api/v1/logs shows it. Each event draws its own delay up to this, so
+    /// events appear out of `published` order: a client resuming from the last `published` it
+    /// saw misses some, one following the polling `next` link misses none.
+    #[arg(long, default_value_t = 0)]
+    log_lag_ms: u64,
+    /// Sign-ins per virtual minute written to the System Log (user.session.start,
+    /// policy.evaluate_sign_on, user.authentication.sso by random ACTIVE users): a live org's
+    /// log is mostly these.
+    #[arg(long, default_value_t = 0.0)]
+    signins_per_minute: f64,
+    /// Random changes per virtual minute made to the org while serving (profile edits,
+    /// lifecycle changes, new and deleted users, memberships, group renames, creations and
+    /// deletions, roles, factors), each recorded in the System Log as Okta would: run the
+    /// connector's `run` against it and watch it pick them up. --verbose logs each change.
+    #[arg(long, default_value_t = 0.0)]
+    churn_per_minute: f64,
+    /// Seed of those random changes.
+    #[arg(long, default_value_t = 1)]
+    churn_seed: u64,
     /// Another client eats this fraction of every bucket's limit (0 = none).
     #[arg(long, default_value_t = 0.0)]
     external_fraction: f64,
     /// Log one line per request.
     #[arg(long)]
     verbose: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Spelling {
+    Observed,
+    Spec,
+}
+
+impl From<Spelling> for StatsAdminSpelling {
+    fn from(spelling: Spelling) -> StatsAdminSpelling {
+        match spelling {
+            Spelling::Observed => StatsAdminSpelling::Observed,
+            Spelling::Spec => StatsAdminSpelling::Spec,
+        }
+    }
 }
 
 fn parse_bucket(s: &str) -> Result<(Bucket, u32), String> {
@@ -76,6 +126,7 @@ fn parse_bucket(s: &str) -> Result<(Bucket, u32), String> {
         "user-by-id" => Bucket::UserById,
         "groups" => Bucket::Groups,
         "iam" => Bucket::Iam,
+        "logs" => Bucket::Logs,
         "other" => Bucket::Other,
         _ => return Err(format!("unknown bucket {name}")),
     };
@@ -113,6 +164,7 @@ async fn serve(args: Args) {
         admin_fraction: args.admin_fraction,
         memberships_per_user: args.memberships_per_user,
         factor_fraction: args.factor_fraction,
+        group_only_admin_groups: args.group_only_admin_groups,
     });
     let (memberships, admins) = (org.membership_count(), org.admin_user_ids().len());
     let generated = started.elapsed();
@@ -127,6 +179,12 @@ async fn serve(args: Args) {
             time_scale: args.time_scale,
             concurrency_cap: args.concurrency_cap,
             verbose: args.verbose,
+            assignees_include_groups: args.assignees_include_groups,
+            stats_admin_spelling: args.stats_admin_spelling.into(),
+            log_lag_ms: args.log_lag_ms,
+            signins_per_minute: args.signins_per_minute,
+            churn_per_minute: args.churn_per_minute,
+            churn_seed: args.churn_seed,
         },
     )
     .await;
@@ -150,7 +208,10 @@ async fn serve(args: Args) {
     let _ = tokio::signal::ctrl_c().await;
     let c = okta.counters();
     eprintln!(
-        "fake-okta: stopping after {} requests ({} 429, {} concurrency 429)",
-        c.total, c.http_429, c.http_429_concurrency
+        "fake-okta: stopping after {} requests ({} 429, {} concurrency 429); {} random changes made",
+        c.total,
+        c.http_429,
+        c.http_429_concurrency,
+        okta.churned().len()
     );
 }

@@ -13,8 +13,9 @@ fn pages(items: usize, page_size: usize) -> u64 {
 
 /// Okta requests a full sync cannot do without: user pages, group pages, member pages of every
 /// group, and with `roles` assignee pages, one roles call per assignee and per role-holding
-/// group with members, and with `mfa` one factors call per user.
-pub fn bulk_minimum(org: &Org, mfa: bool, roles: bool) -> u64 {
+/// group with members, and with `mfa` one factors call per user. The assignees are those the
+/// assignee list names (`include_groups`: see `FakeOptions::assignees_include_groups`).
+pub fn bulk_minimum(org: &Org, mfa: bool, roles: bool, include_groups: bool) -> u64 {
     let users = org.users().len();
     let mut minimum = pages(users, 200) + pages(org.groups().len(), 200);
     minimum += org
@@ -23,7 +24,7 @@ pub fn bulk_minimum(org: &Org, mfa: bool, roles: bool) -> u64 {
         .map(|g| pages(g.member_count(), 1000))
         .sum::<u64>();
     if roles {
-        let admins = org.admin_user_ids().len();
+        let admins = org.role_assignee_ids(include_groups).len();
         let role_groups = org
             .groups()
             .iter()

@@ -24,7 +24,9 @@ pub mod rng;
 pub mod time;
 
 pub use intake::{Envelope, FakeIntake};
+pub use okta::churn::{Change, Churn};
 pub use okta::{
     Bucket, ClientKey, Counters, FakeFactor, FakeGroup, FakeOkta, FakeOptions, FakeRole, FakeUser,
-    Faults, GroupType, OAuthClient, OAuthServer, OAuthStats, Org, OrgSpec, UserRole,
+    Faults, GroupType, OAuthClient, OAuthServer, OAuthStats, Org, OrgSpec, StatsAdminSpelling,
+    UserRole,
 };

@@ -1,6 +1,8 @@
 //! Timestamp formatting the way Okta writes it, and the fake's virtual clock.
 
-use std::time::Instant;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 
@@ -55,12 +57,15 @@ pub fn from_ms(ms: i64) -> Timestamp {
     Timestamp::from_millisecond(ms).expect("timestamp in range")
 }
 
-/// The fake's clock: `start + real elapsed × scale`.
+/// The fake's clock: `start + real elapsed × scale + advanced`. Clones share the advance, so a
+/// test can move a served fake's time forward with [`VirtualClock::advance`] (with a tiny scale,
+/// time then moves only when told to).
 #[derive(Debug, Clone)]
 pub struct VirtualClock {
     start_ms: i64,
     started: Instant,
     scale: f64,
+    advanced_ms: Arc<AtomicI64>,
 }
 
 impl VirtualClock {
@@ -71,12 +76,21 @@ impl VirtualClock {
             start_ms: now,
             started: Instant::now(),
             scale: if scale > 0.0 { scale } else { 1.0 },
+            advanced_ms: Arc::new(AtomicI64::new(0)),
         }
+    }
+
+    /// Moves virtual time forward by `by`, for this clock and its clones.
+    pub fn advance(&self, by: Duration) {
+        let ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
+        self.advanced_ms.fetch_add(ms, Ordering::SeqCst);
     }
 
     /// Virtual milliseconds since the epoch.
     pub fn now_ms(&self) -> i64 {
-        self.start_ms + (self.started.elapsed().as_secs_f64() * self.scale * 1000.0) as i64
+        self.start_ms
+            + (self.started.elapsed().as_secs_f64() * self.scale * 1000.0) as i64
+            + self.advanced_ms.load(Ordering::SeqCst)
     }
 
     pub fn now(&self) -> Timestamp {

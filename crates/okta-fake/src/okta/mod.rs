@@ -6,22 +6,29 @@
 //! // GET {okta.base_url()}/api/v1/users?search=status%20pr with `Authorization: SSWS test-token`
 //! ```
 //!
-//! Map of the module: `org` (generator, storage, truth queries, mutations), `server` (routing,
-//! JSON, paging), `filter` (search/filter expressions), `limits` (rate-limit windows), `faults`
-//! (fault injection), `oauth` (the org authorization server); Okta's timestamp formats and the
-//! virtual clock are in [`crate::time`], the seeded PRNG in [`crate::rng`].
+//! Map of the module: `org` (generator, storage, truth queries, mutations), `syslog` (the System
+//! Log each mutation writes to, and sign-in noise), `churn` (seeded random changes of every
+//! kind), `server` (routing, JSON, paging), `log_api` (`GET /api/v1/logs`), `filter`
+//! (search/filter expressions), `limits` (rate-limit windows), `faults` (fault injection),
+//! `oauth` (the org authorization server); Okta's timestamp formats and the virtual clock are in
+//! [`crate::time`], the seeded PRNG in [`crate::rng`].
 //!
 //! Time: the fake has a virtual clock, `start + real elapsed × time_scale`, starting at the
 //! real current time truncated to the second. `Date`, `X-Rate-Limit-Reset`, the rate-limit
-//! windows and the timestamps of mutations made through [`FakeOkta::with_org`] use it.
+//! windows, the System Log and the timestamps of mutations made through [`FakeOkta::with_org`]
+//! use it; [`FakeOkta::advance_clock`] moves it forward (with a tiny `time_scale`, time then
+//! moves only when a test says so).
 //! Generated timestamps are all before 2026-06-01, hence before the clock.
 
+pub mod churn;
 mod faults;
 mod filter;
 mod limits;
+mod log_api;
 mod oauth;
 mod org;
 mod server;
+mod syslog;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, AtomicUsize};
@@ -34,6 +41,7 @@ pub use org::{
     FakeFactor, FakeGroup, FakeRole, FakeUser, GroupType, Org, OrgSpec, UserRole,
     CUSTOM_ROLE_LABEL, HISTORY_END_S,
 };
+pub use syslog::{LogEntity, LogEvent, SystemLog};
 
 use crate::http::TestServer;
 
@@ -48,16 +56,19 @@ pub enum Bucket {
     Groups,
     /// `/api/v1/iam/*`.
     Iam,
+    /// `GET /api/v1/logs` (the System Log has its own limit).
+    Logs,
     /// Everything else.
     Other,
 }
 
 impl Bucket {
-    pub const ALL: [Bucket; 5] = [
+    pub const ALL: [Bucket; 6] = [
         Bucket::UsersList,
         Bucket::UserById,
         Bucket::Groups,
         Bucket::Iam,
+        Bucket::Logs,
         Bucket::Other,
     ];
 
@@ -72,6 +83,8 @@ impl Bucket {
             Bucket::Groups
         } else if p.starts_with("/api/v1/iam/") {
             Bucket::Iam
+        } else if p == "/api/v1/logs" {
+            Bucket::Logs
         } else {
             Bucket::Other
         }
@@ -119,6 +132,47 @@ pub struct FakeOptions {
     pub concurrency_cap: Option<usize>,
     /// Log one line per request to stderr.
     pub verbose: bool,
+    /// What `GET /api/v1/iam/assignees/users` lists. Okta documents it as "users with role
+    /// assignments" without saying whether a role held through a group counts: `false` (the
+    /// default) lists only users holding a role directly, `true` also those holding one only
+    /// through a group.
+    pub assignees_include_groups: bool,
+    /// How `_embedded.stats` (`expand=stats` on groups) spells its admin flag.
+    pub stats_admin_spelling: StatsAdminSpelling,
+    /// The largest delay, in virtual milliseconds, between a System Log event's `published`
+    /// time and the moment queries see it; each event draws its own in `[0, log_lag_ms]`.
+    pub log_lag_ms: u64,
+    /// Sign-ins per virtual minute recorded in the System Log (three events each), as a live
+    /// org's log is mostly sign-ins. 0 = none.
+    pub signins_per_minute: f64,
+    /// Random changes per virtual minute made to the org while it is served (see
+    /// [`churn::Churn`]). 0 = none.
+    pub churn_per_minute: f64,
+    /// Seed of those random changes.
+    pub churn_seed: u64,
+}
+
+/// The key of the admin flag in a group's `_embedded.stats`.
+///
+/// Okta's management spec declares `hasAdminPrivlege`; responses of real orgs published in
+/// Okta's own SDK issue trackers (okta-sdk-dotnet #447, 2020; okta-sdk-nodejs #429, 2024) carry
+/// `hasAdminPrivilege`. A client should read both.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StatsAdminSpelling {
+    /// `hasAdminPrivilege`, as real orgs answer.
+    #[default]
+    Observed,
+    /// `hasAdminPrivlege`, as the spec declares.
+    Spec,
+}
+
+impl StatsAdminSpelling {
+    pub fn key(self) -> &'static str {
+        match self {
+            StatsAdminSpelling::Observed => "hasAdminPrivilege",
+            StatsAdminSpelling::Spec => "hasAdminPrivlege",
+        }
+    }
 }
 
 impl Default for FakeOptions {
@@ -132,6 +186,12 @@ impl Default for FakeOptions {
             time_scale: 1.0,
             concurrency_cap: None,
             verbose: false,
+            assignees_include_groups: false,
+            stats_admin_spelling: StatsAdminSpelling::default(),
+            log_lag_ms: 0,
+            signins_per_minute: 0.0,
+            churn_per_minute: 0.0,
+            churn_seed: 1,
         }
     }
 }
@@ -150,12 +210,23 @@ pub(crate) struct Shared {
     salt: u64,
     /// The org authorization server (`/oauth2/v1/token`, OAuth tokens on API routes).
     oauth: oauth::OAuthServer,
+    /// What the churn task changed, in order.
+    churned: Mutex<Vec<churn::Change>>,
 }
 
 /// A running fake tenant; stops when dropped.
 pub struct FakeOkta {
     shared: Arc<Shared>,
     server: TestServer,
+    churn: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for FakeOkta {
+    fn drop(&mut self) {
+        if let Some(task) = self.churn.take() {
+            task.abort();
+        }
+    }
 }
 
 impl FakeOkta {
@@ -163,6 +234,9 @@ impl FakeOkta {
     pub async fn start(mut org: Org, options: FakeOptions) -> FakeOkta {
         let clock = VirtualClock::new(options.time_scale);
         org.set_clock(Some(clock.clone()));
+        org.set_log_lag_ms(options.log_lag_ms);
+        org.set_sign_ins_per_minute(options.signins_per_minute);
+        org.catch_up_sign_ins(clock.now_ms());
         let salt = crate::rng::mix(org.org_id.bytes().fold(0x0C0F_FEE5, |h, b| {
             h.wrapping_mul(31).wrapping_add(b as u64)
         }));
@@ -179,6 +253,7 @@ impl FakeOkta {
             seen,
             salt,
             oauth: oauth::OAuthServer::default(),
+            churned: Mutex::new(Vec::new()),
         });
         let handler = {
             let shared = shared.clone();
@@ -187,7 +262,17 @@ impl FakeOkta {
         let server = TestServer::start(shared.options.port, handler)
             .await
             .expect("fake okta: bind");
-        FakeOkta { shared, server }
+        let churn = (shared.options.churn_per_minute > 0.0).then(|| spawn_churn(shared.clone()));
+        FakeOkta {
+            shared,
+            server,
+            churn,
+        }
+    }
+
+    /// What the churn task (`FakeOptions::churn_per_minute`) changed so far, in order.
+    pub fn churned(&self) -> Vec<churn::Change> {
+        self.shared.churned.lock().unwrap().clone()
     }
 
     /// `http://127.0.0.1:PORT`
@@ -237,8 +322,41 @@ impl FakeOkta {
         self.shared.clock.now()
     }
 
+    /// The fewest Okta requests a full sync of the org as served can make (see
+    /// [`crate::cost::bulk_minimum`]; the assignee list as this fake serves it).
+    pub fn bulk_minimum(&self, mfa: bool, roles: bool) -> u64 {
+        let include_groups = self.shared.options.assignees_include_groups;
+        self.with_org(|org| crate::cost::bulk_minimum(org, mfa, roles, include_groups))
+    }
+
+    /// Moves the fake's virtual time forward (rate-limit windows, mutation times, System Log
+    /// visibility and sign-ins due all follow).
+    pub fn advance_clock(&self, by: std::time::Duration) {
+        self.shared.clock.advance(by);
+    }
+
     /// A copy of the virtual clock (e.g. to give the connector under test a matching clock).
     pub fn clock(&self) -> VirtualClock {
         self.shared.clock.clone()
     }
+}
+
+/// Makes `churn_per_minute` random changes per virtual minute until the fake stops.
+fn spawn_churn(shared: Arc<Shared>) -> tokio::task::JoinHandle<()> {
+    let options = &shared.options;
+    let real_gap = 60.0 / options.churn_per_minute / shared.clock.scale();
+    let gap = std::time::Duration::from_secs_f64(real_gap.max(0.001));
+    let mut churn = churn::Churn::new(options.churn_seed);
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(gap).await;
+            let change = churn.step(&mut shared.org.lock().unwrap());
+            if let Some(change) = change {
+                if shared.options.verbose {
+                    eprintln!("fake-okta: churn {change:?}");
+                }
+                shared.churned.lock().unwrap().push(change);
+            }
+        }
+    })
 }

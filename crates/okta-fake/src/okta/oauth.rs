@@ -86,16 +86,22 @@ pub struct OAuthClient {
 }
 
 impl OAuthClient {
-    /// A client granted the three read scopes, DPoP not required.
+    /// A client granted the read scopes a connector needs (users, groups, roles and the
+    /// System Log), DPoP not required.
     pub fn new(client_id: &str, key: ClientKey) -> OAuthClient {
         OAuthClient {
             client_id: client_id.to_string(),
             key,
             key_id: None,
-            scopes: ["okta.users.read", "okta.groups.read", "okta.roles.read"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
+            scopes: [
+                "okta.users.read",
+                "okta.groups.read",
+                "okta.roles.read",
+                "okta.logs.read",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
             require_dpop: false,
         }
     }
@@ -161,7 +167,10 @@ impl Default for OAuthServer {
 /// The scope an API path needs (Okta's "OAuth 2.0 scopes" table, for the reads we serve).
 pub fn required_scope(path: &str) -> Option<&'static str> {
     let p = path.trim_end_matches('/');
-    if p.starts_with("/api/v1/iam/") || (p.starts_with("/api/v1/") && p.ends_with("/roles")) {
+    if p == "/api/v1/logs" {
+        Some("okta.logs.read")
+    } else if p.starts_with("/api/v1/iam/") || (p.starts_with("/api/v1/") && p.ends_with("/roles"))
+    {
         Some("okta.roles.read")
     } else if p.starts_with("/api/v1/groups") {
         Some("okta.groups.read")

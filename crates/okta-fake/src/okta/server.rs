@@ -8,20 +8,20 @@ use serde_json::Value;
 
 use super::filter::{self, AttrKind, AttrValue, Expr, Resource};
 use super::org::{push_json_str, FakeFactor, FakeGroup, FakeRole, FakeUser, GroupType, Org};
-use super::{Bucket, Shared};
+use super::{Bucket, Shared, StatsAdminSpelling};
 use crate::http::{Reply, Request};
 use crate::rng::mix;
 use crate::time::{http_date, okta};
 
 /// An answer before the common headers are added.
-struct Answer {
-    status: u16,
-    body: String,
-    links: Vec<String>,
+pub(super) struct Answer {
+    pub status: u16,
+    pub body: String,
+    pub links: Vec<String>,
 }
 
 impl Answer {
-    fn ok(body: String) -> Answer {
+    pub fn ok(body: String) -> Answer {
         Answer {
             status: 200,
             body,
@@ -31,6 +31,17 @@ impl Answer {
 }
 
 fn error_body(shared: &Shared, n: u64, code: &str, summary: &str) -> String {
+    error_body_with(shared, n, code, summary, &[])
+}
+
+/// An Okta error body; each cause becomes `{"errorSummary": cause}` in `errorCauses`.
+fn error_body_with(
+    shared: &Shared,
+    n: u64,
+    code: &str,
+    summary: &str,
+    causes: &[String],
+) -> String {
     let mut out = String::from("{\"errorCode\":");
     push_json_str(&mut out, code);
     out.push_str(",\"errorSummary\":");
@@ -40,8 +51,32 @@ fn error_body(shared: &Shared, n: u64, code: &str, summary: &str) -> String {
     out.push_str(",\"errorId\":\"oae");
     out.push_str(&b64(&mix(n ^ shared.salt ^ 0xE220).to_le_bytes())[..11]);
     out.push_str(&b64(&mix(n.wrapping_add(shared.salt)).to_le_bytes())[..11]);
-    out.push_str("\",\"errorCauses\":[]}");
+    out.push_str("\",\"errorCauses\":[");
+    for (i, cause) in causes.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"errorSummary\":");
+        push_json_str(&mut out, cause);
+        out.push('}');
+    }
+    out.push_str("]}");
     out
+}
+
+/// 400 `E0000001` naming the parameter, with the reason as an error cause.
+pub(super) fn invalid_param(shared: &Shared, n: u64, param: &str, reason: &str) -> Answer {
+    Answer {
+        status: 400,
+        body: error_body_with(
+            shared,
+            n,
+            "E0000001",
+            &format!("Api validation failed: {param}"),
+            &[reason.to_string()],
+        ),
+        links: Vec::new(),
+    }
 }
 
 fn error(shared: &Shared, n: u64, status: u16, code: &str, summary: &str) -> Answer {
@@ -322,7 +357,7 @@ fn inverse(a: u64) -> u64 {
 
 /// An opaque cursor for "after sequence number `seq`": a keyed, invertible scramble plus a
 /// check value, base64url. Not derivable from ids; forged or mangled cursors are refused.
-fn encode_cursor(salt: u64, seq: u64) -> String {
+pub(super) fn encode_cursor(salt: u64, seq: u64) -> String {
     let body = (seq ^ salt).wrapping_mul(ODD).rotate_left(17) ^ (salt >> 7);
     let check = (mix(seq.wrapping_add(salt)) >> 32) as u32;
     let mut bytes = body.to_be_bytes().to_vec();
@@ -330,7 +365,7 @@ fn encode_cursor(salt: u64, seq: u64) -> String {
     b64(&bytes)
 }
 
-fn decode_cursor(salt: u64, cursor: &str) -> Option<u64> {
+pub(super) fn decode_cursor(salt: u64, cursor: &str) -> Option<u64> {
     let bytes = unb64(cursor)?;
     if bytes.len() != 12 {
         return None;
@@ -343,7 +378,7 @@ fn decode_cursor(salt: u64, cursor: &str) -> Option<u64> {
 
 // ------------------------------------------------------------------------------ links
 
-fn pct(s: &str) -> String {
+pub(super) fn pct(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
@@ -500,7 +535,13 @@ fn route(shared: &Shared, req: &Request, n: u64) -> Answer {
     let omit_credentials = req
         .header("content-type")
         .is_some_and(|c| c.contains("omitCredentials"));
-    let org = shared.org.lock().unwrap();
+    let mut org = shared.org.lock().unwrap();
+    if segs.as_slice() == ["logs"] {
+        // Sign-ins due by now are recorded before anyone can query past their time.
+        let now_ms = shared.clock.now_ms();
+        org.catch_up_sign_ins(now_ms);
+        return super::log_api::list_logs(shared, req, n, &org, &base, now_ms);
+    }
     let org = &*org;
     match segs.as_slice() {
         ["users"] => list_users(shared, req, n, org, &base, omit_credentials),
@@ -546,7 +587,7 @@ fn route(shared: &Shared, req: &Request, n: u64) -> Answer {
                         if i > 0 {
                             out.push(',');
                         }
-                        group_json(&mut out, g, &base);
+                        group_json(&mut out, g, &base, None);
                     }
                     out.push(']');
                     Answer {
@@ -562,7 +603,8 @@ fn route(shared: &Shared, req: &Request, n: u64) -> Answer {
         ["groups", id] => match org.group_index(id) {
             Some(g) => {
                 let mut out = String::new();
-                group_json(&mut out, &org.groups[g], &base);
+                let stats = wants_stats(req).then_some(shared.options.stats_admin_spelling);
+                group_json(&mut out, &org.groups[g], &base, stats);
                 Answer::ok(out)
             }
             None => not_found(shared, n, id, "UserGroup"),
@@ -616,7 +658,7 @@ fn route(shared: &Shared, req: &Request, n: u64) -> Answer {
                 Ok(p) => p,
                 Err(what) => return bad_param(shared, n, &what),
             };
-            let admins = org.admin_indices();
+            let admins = org.assignee_indices(shared.options.assignees_include_groups);
             let items = admins.iter().map(|&u| {
                 let u = org.user_at(u);
                 (u.seq, u)
@@ -846,12 +888,13 @@ fn list_groups(shared: &Shared, req: &Request, n: u64, org: &Org, base: &str) ->
         };
         by_expr && by_q
     });
+    let stats = wants_stats(req).then_some(shared.options.stats_admin_spelling);
     let mut out = String::from("[");
     for (i, g) in groups.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        group_json(&mut out, g, base);
+        group_json(&mut out, g, base, stats);
     }
     out.push(']');
     Answer {
@@ -903,7 +946,27 @@ fn user_json(out: &mut String, org: &Org, u: &FakeUser, base: &str, omit_credent
     out.push_str("\"}}}");
 }
 
-fn group_json(out: &mut String, g: &FakeGroup, base: &str) {
+/// `expand=stats` (alone or in a comma-separated list, as `stats,app`).
+fn wants_stats(req: &Request) -> bool {
+    req.query_param("expand")
+        .is_some_and(|e| e.split(',').any(|v| v.trim() == "stats"))
+}
+
+/// `_embedded.stats` of a group: member count, app and push-mapping counts, and whether a role
+/// is assigned to the group (of any status).
+fn stats_json(out: &mut String, g: &FakeGroup, base: &str, spelling: StatsAdminSpelling) {
+    // The fake has no apps or push mappings: small made-up counts, stable per group.
+    let apps = mix(g.seq ^ 0xA995) % 4;
+    out.push_str(&format!(
+        ",\"_embedded\":{{\"stats\":{{\"usersCount\":{},\"appsCount\":{apps},\"groupPushMappingsCount\":0,\"{}\":{},\"_links\":{{\"self\":{{\"href\":\"{base}/api/v1/groups/{}/stats\"}}}}}}}}",
+        g.members.len(),
+        spelling.key(),
+        !g.roles.is_empty(),
+        g.id,
+    ));
+}
+
+fn group_json(out: &mut String, g: &FakeGroup, base: &str, stats: Option<StatsAdminSpelling>) {
     out.push_str("{\"id\":\"");
     out.push_str(&g.id);
     out.push('"');
@@ -948,6 +1011,9 @@ fn group_json(out: &mut String, g: &FakeGroup, base: &str) {
     out.push('}');
     if app {
         out.push_str(",\"source\":{\"id\":\"0oa1appsource0000ad1\"}");
+    }
+    if let Some(spelling) = stats {
+        stats_json(out, g, base, spelling);
     }
     out.push_str(",\"_links\":{\"logo\":[{\"name\":\"medium\",\"href\":\"https://ok12static.oktacdn.com/assets/img/logos/groups/odyssey/okta-medium.svg\",\"type\":\"image/png\"}],\"users\":{\"href\":\"");
     out.push_str(base);
