@@ -104,8 +104,7 @@ pub fn sync_options(config: &Config) -> SyncOptions {
         batch_size,
         max_batch_bytes,
         full_sync_interval: config.full_sync_interval,
-        // Until the configuration has its own key (`mfa_refresh_interval`).
-        mfa_refresh_interval: sync::DEFAULT_MFA_REFRESH_INTERVAL,
+        mfa_refresh_interval: config.mfa_refresh_interval,
         notices: sync::Notices::default(),
     }
 }

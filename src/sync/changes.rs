@@ -155,22 +155,18 @@ impl CatchUp {
 pub async fn catch_up(cycle: &Cycle<'_>, stored: Option<String>, warnings: &Warnings) -> CatchUp {
     let client = cycle.client;
     let had_position = stored.is_some();
-    let start = match stored {
-        Some(link) => client.check_same_origin(&link, client.origin()),
-        None => Ok(client.log_polling_url(before(Some(client.server_time()), OVERLAP))),
+    let read = match stored {
+        Some(link) => match client.check_same_origin(&link, client.origin()) {
+            Ok(start) => read_feed(cycle, start, warnings).await,
+            Err(error) => Err(error),
+        },
+        None => start_feed(cycle, warnings).await,
     };
-    match start {
-        Ok(start) => match read_feed(cycle, start, warnings).await {
-            Ok(read) => CatchUp {
-                status: read.status(cycle),
-                position: FeedPosition::Set(read.next.to_string()),
-                factor_users: (had_position && read.reached_end).then_some(read.marks.factor_users),
-            },
-            Err(error) => CatchUp {
-                factor_users: None,
-                position: unreadable(cycle, &error, warnings),
-                status: FeedStatus::default(),
-            },
+    match read {
+        Ok(read) => CatchUp {
+            status: read.status(cycle),
+            position: FeedPosition::Set(read.next.to_string()),
+            factor_users: (had_position && read.reached_end).then_some(read.marks.factor_users),
         },
         Err(error) => CatchUp {
             factor_users: None,
@@ -178,6 +174,22 @@ pub async fn catch_up(cycle: &Cycle<'_>, stored: Option<String>, warnings: &Warn
             status: FeedStatus::default(),
         },
     }
+}
+
+/// A new position: polling from `OVERLAP` before Okta's clock. Before any answer the client
+/// only knows the local clock; should Okta's `Date` then show that clock ran ahead by more
+/// than the overlap, the read starts again from Okta's own time, so no event falls between.
+async fn start_feed(cycle: &Cycle<'_>, warnings: &Warnings) -> Result<FeedRead, OktaError> {
+    let client = cycle.client;
+    let since = before(Some(client.server_time()), OVERLAP);
+    let read = read_feed(cycle, client.log_polling_url(since), warnings).await?;
+    let okta_now = client.server_time();
+    if okta_now >= since {
+        return Ok(read);
+    }
+    tracing::warn!(%okta_now, local = %cycle.clock.now(), "the local clock is ahead of Okta's; the change feed starts from Okta's time");
+    let since = before(Some(okta_now), OVERLAP);
+    read_feed(cycle, client.log_polling_url(since), warnings).await
 }
 
 /// An incremental cycle: the feed from the stored position, and the safety-net group listing

@@ -14,10 +14,6 @@ use crate::okta::{OktaClient, OktaError};
 use crate::progress::Progress;
 use crate::state::StateError;
 
-/// How old a cached MFA status may get before a full sync reads the factors again, unless a
-/// factor event said it changed.
-pub const DEFAULT_MFA_REFRESH_INTERVAL: Duration = Duration::from_secs(7 * 24 * 3600);
-
 /// What a cycle may read.
 #[derive(Debug, Clone)]
 pub struct SyncOptions {

@@ -172,10 +172,19 @@ enum Stopped {
 
 type DeliveryOutcome = (Sink, Result<Delivered, Stopped>, u64);
 
-/// Posting runs in its own task so Okta is read while batches travel.
+/// Posting runs in its own task so Okta is read while batches travel. Dropping it (a cycle
+/// abandoned mid-way) stops the task: nothing of an abandoned cycle goes on in the background.
 struct Delivery {
     batches: Option<mpsc::Sender<(Batch, Vec<Row>)>>,
-    task: JoinHandle<DeliveryOutcome>,
+    task: Option<JoinHandle<DeliveryOutcome>>,
+}
+
+impl Drop for Delivery {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
 }
 
 impl Delivery {
@@ -209,7 +218,7 @@ impl Delivery {
         });
         Delivery {
             batches: Some(sender),
-            task,
+            task: Some(task),
         }
     }
 
@@ -228,7 +237,8 @@ impl Delivery {
     /// Waits until every queued batch was delivered (or delivery failed).
     async fn finish(mut self) -> (Result<Sink, SyncError>, Delivered, u64) {
         self.batches = None;
-        match self.task.await {
+        let task = self.task.take().expect("finish runs once");
+        match task.await {
             Ok((sink, Ok(delivered), batches)) => (Ok(sink), delivered, batches),
             Ok((_, Err(Stopped::Intake(error)), batches)) => {
                 (Err(SyncError::Intake(error)), Delivered::default(), batches)

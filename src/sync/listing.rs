@@ -59,7 +59,7 @@ impl AllUsers {
             self.listed_at = self.ahead.as_ref().map(|_| cycle.client.server_time());
         }
         let Some(current) = self.ahead.take() else {
-            cycle.progress.finish(Phase::Users);
+            finish_listing(cycle);
             return Ok(None);
         };
         if stop.load(Ordering::Relaxed) {
@@ -98,6 +98,14 @@ impl AllUsers {
             listed_at: self.listed_at,
             skipped: self.skipped,
         }
+    }
+}
+
+/// The users phase is over, and with it the factor reads done for its pages.
+fn finish_listing(cycle: &Cycle<'_>) {
+    cycle.progress.finish(Phase::Users);
+    if cycle.progress.snapshot().get(Phase::Mfa).is_some() {
+        cycle.progress.finish(Phase::Mfa);
     }
 }
 
@@ -201,7 +209,7 @@ impl ChangedUsers {
                 .advance(Phase::Users, page.users.len() as u64);
             return Ok(Some(page));
         }
-        cycle.progress.finish(Phase::Users);
+        finish_listing(cycle);
         Ok(None)
     }
 

@@ -3,5 +3,6 @@
 
 pub mod binary;
 pub mod connector;
+pub mod env;
 pub mod keys;
 pub mod ocsf;
