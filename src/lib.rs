@@ -6,8 +6,9 @@
 //! - [`cli`] and [`app`]: the command line and the commands wired from a configuration.
 //! - [`config`]: one key table; raw settings (Sekoia runtime → file → env → flags, each read
 //!   once, with the source of each value) validated into a trusted [`config::Config`].
-//! - [`okta`]: the Okta Management API client: transport, typed errors, one paginator,
-//!   per-bucket rate limiting, one retry policy, the endpoint functions and the model types.
+//! - [`http`]: the one HTTP transport and the one retry loop, shared by Okta and the intake.
+//! - [`okta`]: the Okta Management API client: authentication, typed errors, one paginator,
+//!   per-bucket rate limiting, Okta's retry decisions, the endpoint functions and the model types.
 //! - [`mapping`]: pure Okta user + enrichment → OCSF 1.8.0 User Inventory Info event.
 //! - [`intake`]: batching, envelopes (`sekoia`, `ocsf`), delivery with retries, `--output`.
 //! - [`sync`]: one cycle: groups, members, roles, users, MFA → events → intake.
@@ -23,6 +24,7 @@ pub mod check;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod http;
 pub mod intake;
 pub mod mapping;
 pub mod okta;

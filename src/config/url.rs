@@ -32,7 +32,9 @@ pub fn normalize_okta_origin(input: &str, allow_insecure_http: bool) -> Result<U
             key,
             format!(
                 "{}: credentials in the URL are not allowed; put the API token in OKTA_API_TOKEN",
-                shown(&url)
+                // From the text, cut at its last `@`: the parser may have taken part of a
+                // password containing `@` for the host or path.
+                redact_url_text(&with_scheme)
             ),
         ));
     }
@@ -79,7 +81,7 @@ pub fn validate_intake_url(input: &str, allow_insecure_http: bool) -> Result<Url
             key,
             format!(
                 "{}: credentials in the URL are not allowed; put the intake key in INTAKE_API_KEY",
-                shown(&url)
+                redact_url_text(input)
             ),
         ));
     }

@@ -58,14 +58,8 @@ impl Config {
 
     /// Settings for the Okta client.
     pub fn okta_settings(&self) -> OktaSettings {
-        let (token, oauth) = match &self.okta_credential {
-            OktaCredential::ApiToken(token) => (token.clone(), None),
-            OktaCredential::ServiceApp(app) => {
-                (SecretString::from(String::new()), Some(app.clone()))
-            }
-        };
-        let mut settings = OktaSettings::new(self.okta_origin.clone(), token);
-        settings.oauth = oauth;
+        let mut settings =
+            OktaSettings::with_credential(self.okta_origin.clone(), self.okta_credential.clone());
         settings.rate_limit_share = self.rate_limit_share;
         settings.max_concurrency = self.max_concurrency;
         settings

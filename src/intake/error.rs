@@ -78,15 +78,11 @@ fn reject_hint(status: u16) -> &'static str {
 }
 
 /// Makes a response body fit for an error message: the `message` / `error` / `detail` string of
-/// a JSON body when there is one, else the body as lossy UTF-8; `secret` removed, whitespace
-/// collapsed, at most [`MAX_MESSAGE_CHARS`] characters.
+/// a JSON body when there is one, else the body as lossy UTF-8; `secret` removed (as typed or
+/// encoded, see [`scrub`]), whitespace collapsed, at most [`MAX_MESSAGE_CHARS`] characters.
 pub(crate) fn quote_body(body: &[u8], secret: &str) -> String {
     let text = json_message(body).unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
-    let text = if secret.is_empty() {
-        text
-    } else {
-        text.replace(secret, "[redacted]")
-    };
+    let text = scrub(&text, secret);
     let collapsed = text.split_whitespace().collect::<Vec<_>>().join(" ");
     if collapsed.is_empty() {
         return "(empty response body)".into();
@@ -95,6 +91,98 @@ pub(crate) fn quote_body(body: &[u8], secret: &str) -> String {
         Some((cut, _)) => format!("{}…", &collapsed[..cut]),
         None => collapsed,
     }
+}
+
+/// `text` with every occurrence of `secret` replaced by `[redacted]`, whether an echo wrote it
+/// as typed or encoded it, character by character, the ways a server echoes text: JSON escapes
+/// (`\u0041`, `\/`), percent-encoding (`%41`) and HTML character references (`&#65;`, `&#x41;`),
+/// mixed freely. The whole encoded span is replaced.
+pub(crate) fn scrub(text: &str, secret: &str) -> String {
+    let wanted: Vec<char> = secret.chars().collect();
+    if wanted.is_empty() {
+        return text.to_string();
+    }
+    let units = decoded_units(text);
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    let mut i = 0;
+    while i + wanted.len() <= units.len() {
+        let candidate = &units[i..i + wanted.len()];
+        if candidate.iter().map(|u| u.0).eq(wanted.iter().copied()) {
+            out.push_str(&text[copied..candidate[0].1]);
+            out.push_str("[redacted]");
+            copied = candidate[candidate.len() - 1].2;
+            i += wanted.len();
+        } else {
+            i += 1;
+        }
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
+/// The characters `text` stands for once decoded, each with the byte range it takes in `text`.
+fn decoded_units(text: &str) -> Vec<(char, usize, usize)> {
+    let mut units = Vec::with_capacity(text.len());
+    let mut at = 0;
+    while at < text.len() {
+        let (decoded, used) = decode_one(&text[at..]);
+        units.push((decoded, at, at + used));
+        at += used;
+    }
+    units
+}
+
+/// The first character of `rest` after decoding one escape, and how many bytes it took.
+fn decode_one(rest: &str) -> (char, usize) {
+    let hex = |digits: &str| u32::from_str_radix(digits, 16).ok();
+    let bytes = rest.as_bytes();
+    if let Some(unit) = rest
+        .strip_prefix("\\u")
+        .and_then(|r| r.get(..4))
+        .and_then(hex)
+    {
+        // A UTF-16 surrogate pair is two escapes for one character.
+        let low = rest
+            .get(6..)
+            .and_then(|r| r.strip_prefix("\\u"))
+            .and_then(|r| r.get(..4))
+            .and_then(hex);
+        if let (0xD800..=0xDBFF, Some(low @ 0xDC00..=0xDFFF)) = (unit, low) {
+            let joined = 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00);
+            return (char::from_u32(joined).unwrap_or('\u{fffd}'), 12);
+        }
+        return (char::from_u32(unit).unwrap_or('\u{fffd}'), 6);
+    }
+    if bytes.first() == Some(&b'\\') {
+        if let Some(&escaped @ (b'"' | b'\\' | b'/')) = bytes.get(1) {
+            return (char::from(escaped), 2);
+        }
+    }
+    if bytes.first() == Some(&b'%') {
+        if let Some(byte) = rest.get(1..3).and_then(hex) {
+            let decoded = if byte < 0x80 {
+                char::from(byte as u8)
+            } else {
+                '\u{fffd}'
+            };
+            return (decoded, 3);
+        }
+    }
+    if let Some(reference) = rest.strip_prefix("&#") {
+        if let Some(end) = reference.get(..12).unwrap_or(reference).find(';') {
+            let number = &reference[..end];
+            let value = match number.strip_prefix(['x', 'X']) {
+                Some(digits) => hex(digits),
+                None => number.parse().ok(),
+            };
+            if let Some(decoded) = value.and_then(char::from_u32) {
+                return (decoded, end + 3);
+            }
+        }
+    }
+    let first = rest.chars().next().unwrap_or('\u{fffd}');
+    (first, first.len_utf8().max(1))
 }
 
 fn json_message(body: &[u8]) -> Option<String> {
@@ -126,6 +214,36 @@ mod tests {
         );
         assert_eq!(quote_body(br#"{"code":7,"detail":"nope"}"#, ""), "nope");
         assert_eq!(quote_body(br#"{"code":7}"#, ""), r#"{"code":7}"#);
+    }
+
+    #[test]
+    fn encoded_echoes_of_the_key_are_scrubbed_too() {
+        let key = "CANARY-key/9";
+        for body in [
+            // JSON-escaped, character by character or partly, in a body without a message.
+            r#"{"code":7,"echo":"Bearer \u0043\u0041\u004E\u0041\u0052\u0059\u002d\u006b\u0065\u0079\/9"}"#,
+            r#"{"code":7,"echo":"Bearer C\u0041NARY-key\/9"}"#,
+            // Percent-encoded, HTML character references, and a mix of all.
+            "bad token CANARY%2Dkey%2F9 here",
+            "bad token &#67;&#x41;NARY-key&#47;9 here",
+            "bad token C%41&#78;\\u0041RY-key/9 here",
+            // As typed, next to an escaped copy.
+            "CANARY-key/9 and \\u0043ANARY-key/9",
+        ] {
+            let quoted = quote_body(body.as_bytes(), key);
+            assert!(quoted.contains("[redacted]"), "{body} -> {quoted}");
+            assert!(!quoted.contains("ANARY"), "{body} -> {quoted}");
+            assert!(
+                !quoted.contains("key/9") && !quoted.contains("key\\/9"),
+                "{body} -> {quoted}"
+            );
+        }
+        // Text around the key is kept; escapes that are not the key stay as they were.
+        assert_eq!(
+            scrub(r#"a \u0041 CANARY-key/9 b"#, key),
+            r#"a \u0041 [redacted] b"#
+        );
+        assert_eq!(scrub(r"%E9t\u00e9 &#9731;", key), r"%E9t\u00e9 &#9731;");
     }
 
     #[test]

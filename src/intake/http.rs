@@ -1,13 +1,16 @@
-//! The HTTP sender: POSTs a batch body, retries what is worth retrying, splits on 413.
+//! The HTTP sender: POSTs a batch body through the shared transport and retry loop, and splits
+//! a batch the intake refuses as too large (413).
 
 use std::io::Write as _;
 use std::time::Duration;
 
+use bytes::Bytes;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use reqwest::header::{
-    HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER,
+    HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, DATE, RETRY_AFTER,
 };
+use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
@@ -16,11 +19,11 @@ use super::envelope::Format;
 use super::error::{quote_body, IntakeError};
 use super::retry::{decide, retry_after, Decision};
 use super::{Delivered, IntakeSettings};
-use crate::backoff::BackoffPolicy;
 use crate::clock::SharedClock;
+use crate::http::retry::{self, GaveUp, RetryAction, RetryLogic, RetryPolicy};
+use crate::http::{shown_url, Answer, BodyLimit, Transport, TransportError, TransportSettings};
 
-/// `User-Agent` of every intake request.
-pub const USER_AGENT: &str = concat!("okta-asset-connector/", env!("CARGO_PKG_VERSION"));
+pub use crate::http::USER_AGENT;
 
 /// How much of a response body is read (for error messages); the rest is ignored.
 const MAX_RESPONSE_BYTES: usize = 16 * 1024;
@@ -28,7 +31,7 @@ const MAX_RESPONSE_BYTES: usize = 16 * 1024;
 /// Delivers batches to the intake over HTTP(S). Cheap to clone (the connection pool is shared).
 #[derive(Clone)]
 pub struct HttpIntake {
-    client: reqwest::Client,
+    transport: Transport,
     url: Url,
     /// `url` without query or credentials, for messages.
     shown_url: String,
@@ -38,7 +41,7 @@ pub struct HttpIntake {
     format: Format,
     gzip: bool,
     timeout: Duration,
-    backoff: BackoffPolicy,
+    policy: RetryPolicy,
     clock: SharedClock,
 }
 
@@ -50,7 +53,7 @@ impl std::fmt::Debug for HttpIntake {
             .field("format", &self.format)
             .field("gzip", &self.gzip)
             .field("timeout", &self.timeout)
-            .field("backoff", &self.backoff)
+            .field("backoff", &self.policy.backoff)
             .finish_non_exhaustive()
     }
 }
@@ -62,8 +65,20 @@ enum Outcome {
     TooLarge(usize),
 }
 
+/// Why one attempt did not deliver.
+#[derive(Debug)]
+enum Failure {
+    /// Worth another attempt (408, 429, 5xx, no answer): the status, and what to say.
+    Transient {
+        status: Option<u16>,
+        message: String,
+    },
+    /// Retrying cannot help.
+    Final(IntakeError),
+}
+
 impl HttpIntake {
-    /// Builds the sender and its own HTTP client (no redirects: the key must not follow one to
+    /// Builds the sender over its own transport (no redirects: the key must not follow one to
     /// another origin; `timeout` per request).
     pub fn new(settings: IntakeSettings, clock: SharedClock) -> Result<HttpIntake, IntakeError> {
         let key = settings.api_key.expose_secret().trim();
@@ -79,16 +94,14 @@ impl HttpIntake {
         })?;
         authorization.set_sensitive(true);
         let api_key = SecretString::from(key.to_owned());
-
-        let client = reqwest::Client::builder()
-            .user_agent(USER_AGENT)
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(settings.timeout)
-            .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
-            .build()
-            .map_err(|e| IntakeError::Build(describe(&e)))?;
+        let transport = Transport::new(TransportSettings::for_destination(
+            &settings.url,
+            settings.timeout.min(Duration::from_secs(10)),
+            settings.timeout,
+        ))
+        .map_err(|e| IntakeError::Build(e.to_string()))?;
         Ok(HttpIntake {
-            client,
+            transport,
             shown_url: shown_url(&settings.url),
             url: settings.url,
             api_key,
@@ -96,7 +109,12 @@ impl HttpIntake {
             format: settings.format,
             gzip: settings.gzip,
             timeout: settings.timeout,
-            backoff: settings.backoff,
+            // A `Retry-After` takes the place of a backoff delay: it is bounded by the schedule's
+            // retries, and there is no other kind of wait.
+            policy: RetryPolicy {
+                backoff: settings.backoff,
+                max_waits: 0,
+            },
             clock,
         })
     }
@@ -160,26 +178,19 @@ impl HttpIntake {
     /// no retry: tells whether the intake is reachable and takes the key, without creating or
     /// changing any asset. Returns the 2xx status.
     pub async fn probe(&self) -> Result<u16, IntakeError> {
-        let body = self.encode(&Batch::default())?;
-        match self.post(body).await {
-            Ok(response) => {
-                let status = response.status().as_u16();
-                match decide(status) {
-                    Decision::Acknowledged => Ok(status),
-                    Decision::Split => Err(IntakeError::Rejected {
-                        status,
-                        message: "413 for an empty batch".into(),
-                        url: self.shown_url.clone(),
-                    }),
-                    decision => Err(self.refusal(decision, status, response).await),
-                }
-            }
-            Err(e) => Err(IntakeError::Exhausted {
-                status: None,
-                attempts: 1,
-                last: describe(&e),
+        let body = Bytes::from(self.encode(&Batch::default())?);
+        let answer = match self.post(&body).await {
+            Ok(answer) => answer,
+            Err(error) => return Err(self.unanswered(error, 1)),
+        };
+        match decide(answer.status) {
+            Decision::Acknowledged => Ok(answer.status),
+            Decision::Split => Err(IntakeError::Rejected {
+                status: answer.status,
+                message: "413 for an empty batch".into(),
                 url: self.shown_url.clone(),
             }),
+            decision => Err(self.refusal(decision, &answer)),
         }
     }
 
@@ -198,109 +209,99 @@ impl HttpIntake {
             .map_err(|e| IntakeError::Build(format!("gzip failed: {e}")))
     }
 
-    async fn post(&self, body: Vec<u8>) -> Result<reqwest::Response, reqwest::Error> {
+    /// One POST of `body`; the answer's body is read only as far as a message quotes it.
+    async fn post(&self, body: &Bytes) -> Result<Answer, TransportError> {
         let mut request = self
-            .client
-            .post(self.url.clone())
+            .transport
+            .request(Method::POST, self.url.clone())
             .header(AUTHORIZATION, self.authorization.clone())
             .header(CONTENT_TYPE, self.format.content_type())
             .header(ACCEPT, "application/json");
         if self.gzip {
             request = request.header(CONTENT_ENCODING, "gzip");
         }
-        request.body(body).send().await
+        let incoming = self.transport.send(request.body(body.clone())).await?;
+        incoming.read(BodyLimit::Head(MAX_RESPONSE_BYTES)).await
     }
 
     /// Sends one body until it is acknowledged, refused, or retries run out.
     async fn send(&self, body: Vec<u8>, done: &mut Delivered) -> Result<Outcome, IntakeError> {
-        let mut delays = self.backoff.delays();
-        let mut attempts = 0u32;
-        loop {
-            attempts += 1;
-            done.requests += 1;
-            let (status, last, asked) = match self.post(body.clone()).await {
-                Ok(response) => {
-                    let status = response.status().as_u16();
-                    match decide(status) {
-                        Decision::Acknowledged => {
-                            // Read what little the intake says so the connection can be reused;
-                            // a failure past the status line does not undo the acknowledgement.
-                            let _ = read_bounded(response).await;
-                            done.bytes += body.len() as u64;
-                            return Ok(Outcome::Acknowledged);
-                        }
-                        Decision::Split => {
-                            let _ = read_bounded(response).await;
-                            return Ok(Outcome::TooLarge(body.len()));
-                        }
-                        Decision::Retry => {
-                            let asked = response
-                                .headers()
-                                .get(RETRY_AFTER)
-                                .and_then(|v| v.to_str().ok())
-                                .and_then(|v| {
-                                    let date = response
-                                        .headers()
-                                        .get(reqwest::header::DATE)
-                                        .and_then(|d| d.to_str().ok());
-                                    retry_after(v, date, self.clock.now())
-                                });
-                            let message = quote_body(
-                                &read_bounded(response).await,
-                                self.api_key.expose_secret(),
-                            );
-                            (Some(status), format!("HTTP {status}: {message}"), asked)
-                        }
-                        decision => return Err(self.refusal(decision, status, response).await),
-                    }
+        let body = Bytes::from(body);
+        let bytes = body.len();
+        let mut logic = Post { intake: self };
+        let sent = retry::run(&self.policy, self.clock.as_ref(), &mut logic, body).await;
+        done.requests += sent.counts.attempts;
+        done.retries += sent.counts.retries;
+        match sent.result {
+            Ok(outcome) => {
+                if let Outcome::Acknowledged = outcome {
+                    done.bytes += bytes as u64;
                 }
-                Err(e) if e.is_builder() => return Err(IntakeError::Build(describe(&e))),
-                Err(e) => (None, describe(&e), None),
-            };
-            let Some(backoff) = delays.next() else {
+                Ok(outcome)
+            }
+            Err(GaveUp::Failed(Failure::Final(error))) => Err(error),
+            Err(GaveUp::Failed(Failure::Transient { status, message }))
+            | Err(GaveUp::Exhausted {
+                last: Failure::Transient { status, message },
+                ..
+            }) => {
+                let attempts = sent.counts.attempts;
                 tracing::error!(
                     status,
                     attempts,
                     "intake delivery failed; retries exhausted"
                 );
-                return Err(IntakeError::Exhausted {
+                Err(IntakeError::Exhausted {
                     status,
                     attempts,
-                    last,
+                    last: message,
                     url: self.shown_url.clone(),
-                });
-            };
-            let wait = asked.unwrap_or(backoff);
-            done.retries += 1;
-            // The response body is not logged (it may echo what we sent); network errors are.
-            match status {
-                Some(status) => tracing::warn!(
-                    status,
-                    attempt = attempts,
-                    wait_ms = wait.as_millis() as u64,
-                    retry_after = asked.is_some(),
-                    "intake request failed; retrying"
-                ),
-                None => tracing::warn!(
-                    error = %last,
-                    attempt = attempts,
-                    wait_ms = wait.as_millis() as u64,
-                    "intake request failed; retrying"
-                ),
+                })
             }
-            self.clock.sleep(wait).await;
+            Err(GaveUp::Exhausted {
+                last: Failure::Final(error),
+                ..
+            }) => Err(error),
+        }
+    }
+
+    /// The error for a request that got no answer at all, after `attempts` attempts.
+    fn unanswered(&self, error: TransportError, attempts: u32) -> IntakeError {
+        match self.transport_failure(error) {
+            Failure::Final(error) => error,
+            Failure::Transient { status, message } => IntakeError::Exhausted {
+                status,
+                attempts,
+                last: message,
+                url: self.shown_url.clone(),
+            },
+        }
+    }
+
+    fn transport_failure(&self, error: TransportError) -> Failure {
+        let url = self.shown_url.clone();
+        match error {
+            TransportError::Unreachable(message) => Failure::Transient {
+                status: None,
+                message,
+            },
+            TransportError::Redirect { status, location } => {
+                Failure::Final(IntakeError::Rejected {
+                    status,
+                    message: format!("redirects to {location}"),
+                    url,
+                })
+            }
+            TransportError::TooLarge { .. } | TransportError::Build(_) => {
+                Failure::Final(IntakeError::Build(error.to_string()))
+            }
         }
     }
 
     /// The error for a status that stops delivery.
-    async fn refusal(
-        &self,
-        decision: Decision,
-        status: u16,
-        response: reqwest::Response,
-    ) -> IntakeError {
-        let message = quote_body(&read_bounded(response).await, self.api_key.expose_secret());
-        let url = self.shown_url.clone();
+    fn refusal(&self, decision: Decision, answer: &Answer) -> IntakeError {
+        let message = quote_body(&answer.body, self.api_key.expose_secret());
+        let (status, url) = (answer.status, self.shown_url.clone());
         tracing::error!(status, "intake refused the request");
         match decision {
             Decision::Unauthorized => IntakeError::Unauthorized {
@@ -315,49 +316,84 @@ impl HttpIntake {
             },
         }
     }
+
+    /// The wait a `Retry-After` asks for (capped), against the answer's own `Date`.
+    fn asked_wait(&self, answer: &Answer) -> Option<Duration> {
+        let text = |name| answer.headers.get(name).and_then(|v| v.to_str().ok());
+        retry_after(text(RETRY_AFTER)?, text(DATE), self.clock.now())
+    }
 }
 
-/// Reads at most [`MAX_RESPONSE_BYTES`] of a response body; errors end the reading quietly.
-async fn read_bounded(mut response: reqwest::Response) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Ok(Some(chunk)) = response.chunk().await {
-        let room = MAX_RESPONSE_BYTES - out.len();
-        out.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if out.len() >= MAX_RESPONSE_BYTES {
-            break;
+/// One POST of a body: the intake's decision table applied to each answer.
+struct Post<'a> {
+    intake: &'a HttpIntake,
+}
+
+impl RetryLogic for Post<'_> {
+    type Request = Bytes;
+    type Answer = Answer;
+    type Output = Outcome;
+    type Error = Failure;
+
+    async fn send(&mut self, body: &Bytes, _attempt: u32) -> Result<Answer, Failure> {
+        self.intake
+            .post(body)
+            .await
+            .map_err(|error| self.intake.transport_failure(error))
+    }
+
+    fn classify(
+        &mut self,
+        body: &mut Bytes,
+        outcome: Result<Answer, Failure>,
+    ) -> RetryAction<Outcome, Failure> {
+        let answer = match outcome {
+            Ok(answer) => answer,
+            Err(error @ Failure::Transient { .. }) => {
+                return RetryAction::Backoff { error, asked: None }
+            }
+            Err(error) => return RetryAction::Fail(error),
+        };
+        match decide(answer.status) {
+            Decision::Acknowledged => RetryAction::Accept(Outcome::Acknowledged),
+            Decision::Split => RetryAction::Accept(Outcome::TooLarge(body.len())),
+            Decision::Retry => {
+                let message = quote_body(&answer.body, self.intake.api_key.expose_secret());
+                RetryAction::Backoff {
+                    asked: self.intake.asked_wait(&answer),
+                    error: Failure::Transient {
+                        status: Some(answer.status),
+                        message: format!("HTTP {}: {message}", answer.status),
+                    },
+                }
+            }
+            decision => RetryAction::Fail(Failure::Final(self.intake.refusal(decision, &answer))),
         }
     }
-    out
-}
 
-/// A reqwest error with its causes ("operation timed out", "Connection refused"), without the URL
-/// (messages show it once, on their own).
-fn describe(error: &reqwest::Error) -> String {
-    let mut text = if error.is_timeout() {
-        "request timed out".to_string()
-    } else if error.is_connect() {
-        "cannot connect".to_string()
-    } else {
-        "request failed".to_string()
-    };
-    let mut source = std::error::Error::source(error);
-    let mut last = String::new();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        // hyper and hyper-util repeat themselves through layers; keep each text once.
-        if cause_text != last && !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
+    fn on_backoff(&mut self, attempt: u32, wait: Duration, asked: bool, error: &Failure) {
+        let wait_ms = wait.as_millis() as u64;
+        // The response body is not logged (it may echo what we sent); network errors are.
+        match error {
+            Failure::Transient {
+                status: Some(status),
+                ..
+            } => tracing::warn!(
+                status,
+                attempt,
+                wait_ms,
+                retry_after = asked,
+                "intake request failed; retrying"
+            ),
+            Failure::Transient { message, .. } => tracing::warn!(
+                error = %message,
+                attempt,
+                wait_ms,
+                "intake request failed; retrying"
+            ),
+            Failure::Final(_) => {}
         }
-        last = cause_text;
-        source = cause.source();
     }
-    text
-}
-
-/// `scheme://host[:port]/path` of `url`.
-pub(crate) fn shown_url(url: &Url) -> String {
-    format!("{}{}", url.origin().ascii_serialization(), url.path())
 }
 
 /// `user.uid` of a serialized event, to name an event the intake refused.
@@ -376,14 +412,6 @@ fn user_uid(event: &[u8]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn shown_url_drops_credentials_and_query() {
-        let url: Url = "https://user:pw@intake.example:8443/api/v2/x?token=abc"
-            .parse()
-            .unwrap();
-        assert_eq!(shown_url(&url), "https://intake.example:8443/api/v2/x");
-    }
 
     #[test]
     fn user_uid_is_read_from_events() {

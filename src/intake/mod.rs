@@ -72,7 +72,7 @@ pub struct IntakeSettings {
 impl std::fmt::Debug for IntakeSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("IntakeSettings")
-            .field("url", &http::shown_url(&self.url))
+            .field("url", &crate::http::shown_url(&self.url))
             .field("api_key", &"[REDACTED]")
             .field("format", &self.format)
             .field("batch_size", &self.batch_size)

@@ -7,7 +7,8 @@ use super::error::OktaError;
 use url::Url;
 
 use super::model::{Factor, Group, IdOnly, LogEvent, RoleAssignment, User};
-use super::paging::{get_page, LinkStyle, Page, Pager};
+use super::paging::{LinkStyle, OnEmptyPage, PageLimits, Pager};
+use crate::http::display_url;
 
 /// Users per page (Okta's maximum for users).
 pub const USERS_PAGE: u32 = 200;
@@ -87,11 +88,10 @@ impl OktaClient {
 
     /// `GET /api/v1/users/{id}`.
     pub async fn get_user(&self, id: &str) -> Result<User, OktaError> {
-        let response = self
-            .get(self.url(&format!("/api/v1/users/{}", path_segment(id)), &[]))
-            .await?;
+        let path = format!("/api/v1/users/{}", path_segment("user", id)?);
+        let response = self.get(self.url(&path, &[])).await?;
         serde_json::from_slice(&response.body).map_err(|e| OktaError::InvalidBody {
-            url: response.url.to_string(),
+            url: display_url(&response.url),
             detail: e.to_string(),
             request_id: response.request_id(),
         })
@@ -114,10 +114,10 @@ impl OktaClient {
 
     /// `GET /api/v1/groups/{id}?expand=stats`.
     pub async fn get_group(&self, id: &str) -> Result<Group, OktaError> {
-        let path = format!("/api/v1/groups/{}", path_segment(id));
+        let path = format!("/api/v1/groups/{}", path_segment("group", id)?);
         let response = self.get(self.url(&path, &[("expand", "stats")])).await?;
         serde_json::from_slice(&response.body).map_err(|e| OktaError::InvalidBody {
-            url: response.url.to_string(),
+            url: display_url(&response.url),
             detail: e.to_string(),
             request_id: response.request_id(),
         })
@@ -125,8 +125,13 @@ impl OktaClient {
 
     /// `GET /api/v1/users/{id}/groups`: every group the user belongs to.
     pub fn list_user_groups(&self, user_id: &str) -> Pager<Group> {
-        let path = format!("/api/v1/users/{}/groups", path_segment(user_id));
-        Pager::new(self.clone(), self.url(&path, &[]), LinkStyle::Header)
+        match path_segment("user", user_id) {
+            Ok(id) => {
+                let path = format!("/api/v1/users/{id}/groups");
+                Pager::new(self.clone(), self.url(&path, &[]), LinkStyle::Header)
+            }
+            Err(error) => Pager::refused(self.clone(), error),
+        }
     }
 
     /// The first page of a System Log *polling* query from `since` (no `until`: `since` then
@@ -147,10 +152,14 @@ impl OktaClient {
         )
     }
 
-    /// One page of System Log events at `url` (a polling URL or a `next` link from an earlier
-    /// page) and the `next` link to poll from afterwards.
-    pub async fn log_page(&self, url: Url) -> Result<(Page<LogEvent>, Option<Url>), OktaError> {
-        get_page(self, url).await
+    /// System Log events from `start` (a polling URL or a `next` link from an earlier read),
+    /// page by page, until a page comes back empty: the end of the log for now. Its
+    /// [`Pager::resume_link`] is where to poll next time.
+    pub fn log_events(&self, start: Url) -> Pager<LogEvent> {
+        Pager::new(self.clone(), start, LinkStyle::Header).with_limits(PageLimits {
+            on_empty: OnEmptyPage::Stop,
+            ..PageLimits::default()
+        })
     }
 
     /// `GET /api/v1/groups/{id}/users`: member ids only.
@@ -160,7 +169,10 @@ impl OktaClient {
 
     pub fn list_group_members_with_limit(&self, group_id: &str, limit: u32) -> Pager<IdOnly> {
         let limit = limit.to_string();
-        let path = format!("/api/v1/groups/{}/users", path_segment(group_id));
+        let path = match path_segment("group", group_id) {
+            Ok(segment) => format!("/api/v1/groups/{segment}/users"),
+            Err(error) => return Pager::refused(self.clone(), error),
+        };
         Pager::new(
             self.clone(),
             self.url(&path, &[("limit", &limit)]),
@@ -170,7 +182,7 @@ impl OktaClient {
 
     /// `GET /api/v1/groups/{id}/roles`.
     pub async fn list_group_roles(&self, group_id: &str) -> Result<Vec<RoleAssignment>, OktaError> {
-        let path = format!("/api/v1/groups/{}/roles", path_segment(group_id));
+        let path = format!("/api/v1/groups/{}/roles", path_segment("group", group_id)?);
         Pager::new(self.clone(), self.url(&path, &[]), LinkStyle::Header)
             .collect_all()
             .await
@@ -178,7 +190,7 @@ impl OktaClient {
 
     /// `GET /api/v1/users/{id}/roles`: direct and group-inherited (`assignmentType: GROUP`).
     pub async fn list_user_roles(&self, user_id: &str) -> Result<Vec<RoleAssignment>, OktaError> {
-        let path = format!("/api/v1/users/{}/roles", path_segment(user_id));
+        let path = format!("/api/v1/users/{}/roles", path_segment("user", user_id)?);
         Pager::new(self.clone(), self.url(&path, &[]), LinkStyle::Header)
             .collect_all()
             .await
@@ -193,21 +205,93 @@ impl OktaClient {
 
     /// `GET /api/v1/users/{id}/factors`. The answer is filtered by the caller's policies.
     pub async fn list_user_factors(&self, user_id: &str) -> Result<Vec<Factor>, OktaError> {
-        let path = format!("/api/v1/users/{}/factors", path_segment(user_id));
+        let path = format!("/api/v1/users/{}/factors", path_segment("user", user_id)?);
         Pager::new(self.clone(), self.url(&path, &[]), LinkStyle::Header)
             .collect_all()
             .await
     }
 }
 
-/// Ids go into paths percent-encoded, so an odd id can never change the path.
-fn path_segment(id: &str) -> String {
-    url::form_urlencoded::byte_serialize(id.as_bytes()).collect()
+/// The longest id accepted; Okta's are 15 to 20 characters.
+const MAX_ID_CHARS: usize = 64;
+
+/// An Okta id, ready to be one segment of a path.
+///
+/// Ids come from Okta's answers, so they are checked before they steer a request: Okta ids are
+/// ASCII letters and digits (`00u1ab2CD3ef4GH5i6j7`, `00g…`, role assignments `irb…`, `ra1…`,
+/// `IFIFAX2BIRGUSTQ`, factors `ufs…`, `mbl…`), so `.`, `..`, an empty id, a `/` or anything else
+/// is refused: `..` would otherwise turn `/api/v1/users/../factors` into `/api/v1/factors`. The
+/// id is then percent-encoded all the same (a space would be `%20`, never `+`), so an id that
+/// passes can never change the path even if the alphabet check were loosened.
+pub fn path_segment(kind: &'static str, id: &str) -> Result<String, OktaError> {
+    let is_okta_id =
+        !id.is_empty() && id.len() <= MAX_ID_CHARS && id.bytes().all(|b| b.is_ascii_alphanumeric());
+    if !is_okta_id {
+        return Err(OktaError::InvalidId {
+            kind,
+            id: format!("{:?}", crate::http::transport::truncate(id, MAX_ID_CHARS)),
+        });
+    }
+    Ok(percent_encode_segment(id))
+}
+
+/// RFC 3986 percent-encoding of one path segment: unreserved characters stay, every other byte
+/// becomes `%XX`.
+fn percent_encode_segment(text: &str) -> String {
+    let mut encoded = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            encoded.push(char::from(byte));
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    encoded
 }
 
 #[cfg(test)]
 mod tests {
     use super::expr::*;
+    use super::{path_segment, percent_encode_segment};
+
+    #[test]
+    fn okta_ids_pass_and_anything_else_is_refused() {
+        for id in [
+            "00unwlw0tbo8E6aVj5d7",
+            "00gc04qatkiyWnGoq4x6",
+            "IFIFAX2BIRGUSTQ",
+            "irb1q92yn3pLx0SvN0g4",
+        ] {
+            assert_eq!(path_segment("user", id).unwrap(), id);
+        }
+        for id in [
+            "",
+            ".",
+            "..",
+            "a/b",
+            "00u1?x=1",
+            "00u1#f",
+            "00u 1",
+            "00u%2e",
+            "é",
+            &"a".repeat(65),
+        ] {
+            let error = path_segment("group", id).unwrap_err();
+            assert!(
+                matches!(
+                    error,
+                    crate::okta::OktaError::InvalidId { kind: "group", .. }
+                ),
+                "{id}: {error:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn path_segments_are_percent_encoded_not_form_encoded() {
+        assert_eq!(percent_encode_segment("a b+c/d"), "a%20b%2Bc%2Fd");
+        assert_eq!(percent_encode_segment("A-z._~9"), "A-z._~9");
+    }
 
     #[test]
     fn expressions() {

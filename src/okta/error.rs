@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+use crate::http::{display_url, TransportError};
+
 /// An error answer from the Okta API.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiError {
@@ -103,8 +105,20 @@ pub enum OktaError {
         location: String,
     },
 
+    #[error("refused to follow a pagination link to {link}: it leaves the path {path} of the listing it continues (a next link only moves the cursor), and the API token is only sent where the connector means to read")]
+    LinkPathChanged { link: String, path: String },
+
     #[error("pagination loop: Okta sent the same next link twice ({url}); stopping instead of looping forever")]
     PaginationLoop { url: String },
+
+    #[error("endless listing: {count} empty pages in a row, each with a new next link, at {url}; stopping instead of following cursors forever; hint: retry later, and quote the request ids in the log to Okta support if it persists")]
+    EmptyPages { url: String, count: u32 },
+
+    #[error("endless listing: more than {max} pages at {url}; stopping instead of following cursors forever; hint: retry later, and quote the request ids in the log to Okta support if it persists")]
+    TooManyPages { url: String, max: u32 },
+
+    #[error("refused to put the {kind} id {id} into an Okta URL: Okta ids are letters and digits only (e.g. 00u1ab2CD3ef4GH5i6j7); the answer that carried it is not trusted")]
+    InvalidId { kind: &'static str, id: String },
 
     #[error("gave up on {url} after {attempts} attempts: {last}")]
     Exhausted {
@@ -118,7 +132,7 @@ pub enum OktaError {
 
     /// Okta's token endpoint refused the OAuth service app (`invalid_client`, `invalid_scope`, ...).
     #[error("{0}")]
-    Token(Box<super::auth::TokenError>),
+    Token(Box<TokenError>),
 }
 
 impl OktaError {
@@ -149,10 +163,83 @@ fn request_id_suffix(request_id: &Option<String>) -> String {
         .unwrap_or_default()
 }
 
-/// A URL as it may appear in logs and errors: without user info (there should be none).
-pub fn display_url(url: &url::Url) -> String {
-    let mut shown = url.clone();
-    let _ = shown.set_username("");
-    let _ = shown.set_password(None);
-    shown.to_string()
+impl OktaError {
+    /// The error for a request to `url` that got no usable answer.
+    pub(crate) fn from_transport(url: &url::Url, error: TransportError) -> OktaError {
+        let url = display_url(url);
+        match error {
+            TransportError::Unreachable(detail) => OktaError::Transport { url, detail },
+            TransportError::Redirect { status, location } => OktaError::Redirect {
+                url,
+                status,
+                location,
+            },
+            TransportError::TooLarge { limit } => OktaError::BodyTooLarge { url, limit },
+            TransportError::Build(detail) => OktaError::Settings(detail),
+        }
+    }
+}
+
+/// An error answer of Okta's token endpoint (`{error, error_description}`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenError {
+    pub status: u16,
+    /// `invalid_client`, `invalid_scope`, `invalid_dpop_proof`, `use_dpop_nonce`, ...
+    pub error: String,
+    pub description: Option<String>,
+    pub request_id: Option<String>,
+    pub url: String,
+}
+
+impl TokenError {
+    /// What the operator should do about it.
+    pub fn hint(&self) -> &'static str {
+        match self.error.as_str() {
+            "invalid_client" => "Okta did not accept the service app's client assertion: check client_id, that the app's client authentication is \"Public key / Private key\", that its registered public key matches private_key (and key_id when it has several keys), and that this host's clock is right",
+            "invalid_scope" => "the service app was not granted the requested scopes: grant them in the Okta admin console (Applications > the app > Okta API Scopes > Grant), or list only granted ones in scopes",
+            "unauthorized_client" => "this app may not use the client credentials grant: use an API Services app (Applications > Create App Integration > API Services) with Public key / Private key client authentication",
+            "invalid_dpop_proof" => "Okta refused the DPoP proof: keep dpop = \"auto\" (or true) when the app requires DPoP, false only when it does not; check this host's clock",
+            "use_dpop_nonce" => "Okta asked for a new DPoP nonce twice in a row: retry; if it persists, quote the request id to Okta support",
+            "unsupported_grant_type" | "invalid_request" => "the token request was malformed for this org: check base_url is the Okta org URL (the org authorization server, not a custom one)",
+            _ => "see Okta's OAuth 2.0 error reference for this error (https://developer.okta.com/docs/reference/error-codes/)",
+        }
+    }
+}
+
+impl fmt::Display for TokenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Okta's token endpoint {} refused the service app's token request: HTTP {} {}",
+            self.url, self.status, self.error
+        )?;
+        if let Some(description) = &self.description {
+            write!(f, " ({description})")?;
+        }
+        if let Some(id) = &self.request_id {
+            write!(f, " [request id {id}]")?;
+        }
+        write!(f, "; hint: {}", self.hint())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_errors_carry_a_hint() {
+        let error = TokenError {
+            status: 401,
+            error: "invalid_client".into(),
+            description: Some("The client_assertion signature is invalid.".into()),
+            request_id: Some("abc".into()),
+            url: "https://a.okta.com/oauth2/v1/token".into(),
+        };
+        let text = error.to_string();
+        assert!(
+            text.contains("invalid_client") && text.contains("Public key / Private key"),
+            "{text}"
+        );
+    }
 }

@@ -4,8 +4,13 @@
 //! format changed over the years), so the next URL is followed exactly as given, never built.
 //! Okta sends `self` and `next` as separate `Link` header fields; some proxies join them with
 //! commas: both are read. `/api/v1/iam/assignees/users` pages through `_links.next.href` in the
-//! body instead. Either way a next URL that leaves the configured origin is refused, so the token
-//! is never sent elsewhere.
+//! body instead.
+//!
+//! A next link is trusted only as far as it moves the cursor: it must stay on the configured
+//! origin (the token is never sent elsewhere) and keep the path of the request it continues (a
+//! listing of users must not become a GET of `/oauth2/v1/token` or of any other endpoint). And
+//! a listing ends: the same link twice, too many empty pages in a row (ever-new cursors on empty
+//! pages), or more pages than any org has, end it with a typed error ([`PageLimits`]).
 
 use std::collections::HashSet;
 use std::marker::PhantomData;
@@ -16,8 +21,9 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use url::Url;
 
-use super::client::{OktaClient, Response};
-use super::error::{display_url, OktaError};
+use super::client::{same_origin, OktaClient, Response};
+use super::error::OktaError;
+use crate::http::display_url;
 
 /// Where a response says the next page is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,13 +42,49 @@ pub struct Page<T> {
     pub skipped: usize,
 }
 
+/// When a listing is over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageLimits {
+    /// A listing with more pages is refused as endless. The default (100,000) is 20 million
+    /// users at 200 a page: more than any org.
+    pub max_pages: u32,
+    /// What an empty page that still links to a next one means.
+    pub on_empty: OnEmptyPage,
+}
+
+impl Default for PageLimits {
+    fn default() -> Self {
+        PageLimits {
+            max_pages: 100_000,
+            on_empty: OnEmptyPage::Follow { max_in_row: 10 },
+        }
+    }
+}
+
+/// What to do with an empty page that links to a next one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnEmptyPage {
+    /// Follow it (Okta may end a listing with an empty page), but `max_in_row` such pages in a
+    /// row end the listing with [`OktaError::EmptyPages`]: ever-new cursors on empty pages
+    /// would otherwise be followed for ever.
+    Follow { max_in_row: u32 },
+    /// The listing has caught up: stop there, keeping the link ([`Pager::resume_link`]). A
+    /// polled feed such as the System Log answers this way until new events arrive.
+    Stop,
+}
+
 /// A lazy sequence of pages: nothing is requested until [`Pager::next_page`] is called.
 #[derive(Debug)]
 pub struct Pager<T> {
     client: OktaClient,
     next: Option<Url>,
     style: LinkStyle,
+    limits: PageLimits,
     seen: HashSet<String>,
+    pages: u32,
+    empty_in_row: u32,
+    /// The next link of the empty page where an [`OnEmptyPage::Stop`] listing stopped.
+    resume: Option<Url>,
     /// An error about the next link, reported on the call after the page that carried it, so
     /// that page's items are not lost.
     deferred: Option<OktaError>,
@@ -55,10 +97,40 @@ impl<T: DeserializeOwned> Pager<T> {
             client,
             next: Some(first),
             style,
+            limits: PageLimits::default(),
             seen: HashSet::new(),
+            pages: 0,
+            empty_in_row: 0,
+            resume: None,
             deferred: None,
             _items: PhantomData,
         }
+    }
+
+    /// A pager that requests nothing and fails with `error` (a listing that cannot be built,
+    /// such as one for an id that is not an Okta id).
+    pub(crate) fn refused(client: OktaClient, error: OktaError) -> Pager<T> {
+        let mut pager = Pager::new(client.clone(), client.origin().clone(), LinkStyle::Header);
+        pager.next = None;
+        pager.deferred = Some(error);
+        pager
+    }
+
+    /// The same listing with other limits.
+    pub fn with_limits(mut self, limits: PageLimits) -> Pager<T> {
+        self.limits = limits;
+        self
+    }
+
+    /// Where an [`OnEmptyPage::Stop`] listing stopped: the next link of its last (empty) page.
+    pub fn resume_link(&self) -> Option<&Url> {
+        self.resume.as_ref()
+    }
+
+    /// The page a listing left unread would start at (a feed read in bounded slices resumes
+    /// there next time).
+    pub fn pending_link(&self) -> Option<&Url> {
+        self.next.as_ref()
     }
 
     /// Fetches the next page, or `None` after the last one.
@@ -74,6 +146,13 @@ impl<T: DeserializeOwned> Pager<T> {
                 url: display_url(&url),
             });
         }
+        if self.pages >= self.limits.max_pages {
+            return Err(OktaError::TooManyPages {
+                url: display_url(&url),
+                max: self.limits.max_pages,
+            });
+        }
+        self.pages += 1;
         let response = self.client.get(url).await?;
         let (items, skipped, next) = match self.style {
             LinkStyle::Header => {
@@ -88,12 +167,49 @@ impl<T: DeserializeOwned> Pager<T> {
                 (items, skipped, next)
             }
         };
-        match next.map(|link| self.client.check_same_origin(&link, &response.url)) {
-            Some(Ok(url)) => self.next = Some(url),
-            Some(Err(error)) => self.deferred = Some(error),
-            None => {}
+        let next = match next.map(|link| self.continuation(&link, &response.url)) {
+            Some(Ok(url)) => Some(url),
+            Some(Err(error)) => {
+                self.deferred = Some(error);
+                None
+            }
+            None => None,
+        };
+        let empty = items.is_empty() && skipped == 0;
+        self.empty_in_row = if empty { self.empty_in_row + 1 } else { 0 };
+        match (next, self.limits.on_empty) {
+            (Some(next), OnEmptyPage::Stop) if empty => self.resume = Some(next),
+            (Some(next), OnEmptyPage::Follow { max_in_row }) if self.empty_in_row >= max_in_row => {
+                return Err(OktaError::EmptyPages {
+                    url: display_url(&next),
+                    count: self.empty_in_row,
+                })
+            }
+            (next, _) => self.next = next,
         }
         Ok(Some(Page { items, skipped }))
+    }
+
+    /// The next page's URL from `link`, if it only moves the cursor of `current`: same origin,
+    /// same path.
+    fn continuation(&self, link: &str, current: &Url) -> Result<Url, OktaError> {
+        let origin = self.client.origin();
+        let shown_link = || crate::http::transport::truncate(link, 200);
+        let foreign = || OktaError::ForeignLink {
+            link: shown_link(),
+            origin: origin.as_str().trim_end_matches('/').to_string(),
+        };
+        let url = current.join(link).map_err(|_| foreign())?;
+        if !same_origin(&url, origin) {
+            return Err(foreign());
+        }
+        if url.path() != current.path() {
+            return Err(OktaError::LinkPathChanged {
+                link: shown_link(),
+                path: current.path().chars().take(200).collect(),
+            });
+        }
+        Ok(url)
     }
 
     /// Reads every remaining page into one vector (for small collections such as roles).
@@ -104,22 +220,6 @@ impl<T: DeserializeOwned> Pager<T> {
         }
         Ok(all)
     }
-}
-
-/// One `Link`-paged page at `url` and its `next` link, without a [`Pager`]'s loop detection:
-/// for the System Log's polling queries, whose `next` link is always present (an empty page's
-/// link is where to poll again later).
-pub(crate) async fn get_page<T: DeserializeOwned>(
-    client: &OktaClient,
-    url: Url,
-) -> Result<(Page<T>, Option<Url>), OktaError> {
-    let response = client.get(url).await?;
-    let (items, skipped) = parse_items(&response, &response.body)?;
-    let next = match next_link(&response.headers) {
-        Some(link) => Some(client.check_same_origin(&link, &response.url)?),
-        None => None,
-    };
-    Ok((Page { items, skipped }, next))
 }
 
 #[derive(Deserialize)]

@@ -103,17 +103,37 @@ impl RateLimitHeaders {
         self.limit == 0 && self.remaining == 0
     }
 
-    /// How long until the window resets, measured on Okta's clock, plus one second of margin.
+    /// How long until the window resets, measured on Okta's clock, plus one second of margin;
+    /// never more than [`MAX_RESET_WAIT`].
     pub fn wait_until_reset(
         &self,
         server_date: Option<Timestamp>,
         local_now: Timestamp,
     ) -> Duration {
+        Duration::from_secs(self.seconds_until_reset(server_date, local_now)).min(MAX_RESET_WAIT)
+    }
+
+    /// The reset lies further ahead than any Okta window: a broken or hostile answer, whose
+    /// wait [`RateLimitHeaders::wait_until_reset`] caps.
+    pub fn reset_is_implausible(
+        &self,
+        server_date: Option<Timestamp>,
+        local_now: Timestamp,
+    ) -> bool {
+        self.seconds_until_reset(server_date, local_now) > MAX_RESET_WAIT.as_secs()
+    }
+
+    fn seconds_until_reset(&self, server_date: Option<Timestamp>, local_now: Timestamp) -> u64 {
         let now = server_date.unwrap_or(local_now).as_second();
-        let seconds = (self.reset - now).max(0) + 1;
-        Duration::from_secs(seconds as u64)
+        let ahead = self.reset.saturating_sub(now).max(0) as u64;
+        ahead.saturating_add(1)
     }
 }
+
+/// The longest wait for a window reset. Okta's windows are one minute long, so a reset is at
+/// most 60 s (plus the one-second margin and a little clock rounding) ahead; a reset further
+/// ahead (`X-Rate-Limit-Reset` 10⁹ s away) would otherwise stall a sync for ever.
+pub const MAX_RESET_WAIT: Duration = Duration::from_secs(65);
 
 fn smallest<T: std::str::FromStr + Ord>(headers: &HeaderMap, name: &str) -> Option<T> {
     headers
@@ -266,6 +286,10 @@ impl RateLimiter {
         // `wait_until_reset` adds a second of margin; the window itself ends one second earlier.
         let reset_at = sub(reset_at, Duration::from_secs(1));
         if state.reset != Some(parsed.reset) {
+            if parsed.reset_is_implausible(date, now) {
+                tracing::warn!(bucket = bucket.name(), reset = parsed.reset, max_wait_s = MAX_RESET_WAIT.as_secs(),
+                    "Okta announced a rate-limit reset further ahead than its one-minute windows; waiting at most the cap");
+            }
             if state.reset.is_some_and(|known| parsed.reset < known) {
                 // A late answer from the previous window: nothing to learn.
                 return;
@@ -478,6 +502,21 @@ mod tests {
             parsed.wait_until_reset(Some(date), local),
             Duration::from_secs(49)
         );
+        assert!(!parsed.reset_is_implausible(Some(date), local));
+    }
+
+    #[test]
+    fn a_reset_far_ahead_is_capped_at_the_window() {
+        let date: Timestamp = "2025-09-11T16:21:50Z".parse().unwrap();
+        for reset in [date.as_second() + 1_000_000_000, i64::MAX] {
+            let parsed = RateLimitHeaders {
+                limit: 10,
+                remaining: 0,
+                reset,
+            };
+            assert_eq!(parsed.wait_until_reset(Some(date), date), MAX_RESET_WAIT);
+            assert!(parsed.reset_is_implausible(Some(date), date));
+        }
     }
 }
 

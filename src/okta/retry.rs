@@ -6,7 +6,9 @@ use std::time::Duration;
 use jiff::Timestamp;
 use reqwest::header::HeaderMap;
 
+use super::error::OktaError;
 use super::rate_limit::{server_date, RateLimitHeaders};
+use crate::http::RetryAction;
 
 /// Smallest page we fall back to when Okta times out building a large one.
 pub const MIN_PAGE_LIMIT: u64 = 200;
@@ -54,6 +56,16 @@ pub fn decide(
         },
         408 | 502..=599 => Decision::Backoff,
         _ => Decision::Fail,
+    }
+}
+
+/// What a failure to get an answer from Okta calls for: only a transport failure (no answer, a
+/// timeout, a body cut off) is transient; a redirect, an oversized answer or a settings error
+/// would be the same on every attempt.
+pub fn on_failure<T>(error: OktaError) -> RetryAction<T, OktaError> {
+    match error {
+        OktaError::Transport { .. } => RetryAction::Backoff { error, asked: None },
+        error => RetryAction::Fail(error),
     }
 }
 

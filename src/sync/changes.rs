@@ -153,10 +153,9 @@ impl CatchUp {
 /// The full sync: reads the feed from the stored position to its end and records the
 /// position reached; without a position, starts one at `OVERLAP` before now.
 pub async fn catch_up(cycle: &Cycle<'_>, stored: Option<String>, warnings: &Warnings) -> CatchUp {
-    let client = cycle.client;
     let had_position = stored.is_some();
     let read = match stored {
-        Some(link) => match client.check_same_origin(&link, client.origin()) {
+        Some(link) => match stored_link(cycle, &link) {
             Ok(start) => read_feed(cycle, start, warnings).await,
             Err(error) => Err(error),
         },
@@ -207,7 +206,7 @@ pub async fn collect(
             (Marks::default(), FeedStatus::default(), FeedPosition::Keep)
         }
         Some(link) => {
-            let read = match client.check_same_origin(&link, client.origin()) {
+            let read = match stored_link(cycle, &link) {
                 Ok(start) => read_feed(cycle, start, warnings).await,
                 Err(error) => Err(error),
             };
@@ -256,6 +255,22 @@ pub async fn collect(
         groups_listed_at,
         cursors,
     })
+}
+
+/// The stored position as a URL; one that is not on the configured origin is refused (the
+/// token only ever goes there).
+fn stored_link(cycle: &Cycle<'_>, link: &str) -> Result<Url, OktaError> {
+    let origin = cycle.client.origin();
+    let foreign = || OktaError::ForeignLink {
+        link: link.chars().take(200).collect(),
+        origin: origin.as_str().trim_end_matches('/').to_string(),
+    };
+    let url = Url::parse(link).map_err(|_| foreign())?;
+    if url.origin() == origin.origin() && url.path() == "/api/v1/logs" {
+        Ok(url)
+    } else {
+        Err(foreign())
+    }
 }
 
 /// The log could not be read: the position to commit and what to say. Without permission
@@ -326,6 +341,7 @@ async fn read_feed(
 ) -> Result<FeedRead, OktaError> {
     let progress = &cycle.progress;
     progress.begin(Phase::Changes);
+    let mut pager = cycle.client.log_events(start.clone());
     let mut read = FeedRead {
         marks: Marks::default(),
         next: start,
@@ -333,25 +349,31 @@ async fn read_feed(
         reached_end: false,
         last_published: None,
     };
-    for _ in 0..MAX_FEED_PAGES {
-        let (page, next) = cycle.client.log_page(read.next.clone()).await?;
+    let mut pages = 0;
+    while pages < MAX_FEED_PAGES {
+        let Some(page) = pager.next_page().await? else {
+            break;
+        };
+        pages += 1;
         warnings.add_skipped(page.skipped);
-        let count = page.items.len() + page.skipped;
         for event in &page.items {
             read.marks.add(event);
             read.last_published = event.published.or(read.last_published);
         }
         read.events += page.items.len() as u64;
         progress.advance(Phase::Changes, page.items.len() as u64);
-        // Okta always sends a next link for polling queries; without one, the same page is
-        // read again next time (events are idempotent marks).
-        if let Some(next) = next {
-            read.next = next;
-        }
-        if count == 0 {
-            read.reached_end = true;
-            break;
-        }
+    }
+    if let Some(resume) = pager.resume_link() {
+        // Caught up: poll from the empty page's link next time.
+        read.next = resume.clone();
+        read.reached_end = true;
+    } else if let Some(pending) = pager.pending_link() {
+        // Stopped after `MAX_FEED_PAGES`: the rest next cycle, nothing skipped.
+        read.next = pending.clone();
+    } else {
+        // No next link at all (Okta always sends one for polling queries): read the same
+        // query again next time; events are idempotent marks.
+        read.reached_end = true;
     }
     progress.finish(Phase::Changes);
     Ok(read)

@@ -13,6 +13,7 @@ mod fake_okta;
 mod fake_okta_log;
 mod fake_okta_roles;
 mod full_sync;
+mod hostile;
 mod incremental;
 mod intake;
 mod manifest;

@@ -199,15 +199,19 @@ async fn dpop_with_the_nonce_challenge() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_expiry_is_renewed_before_it_happens_mid_sync() {
-    // Virtual time runs 200× faster on both sides: a 40 s token lasts 200 real milliseconds, and
-    // is renewed at half its life, leaving 100 ms for a request delayed by a busy machine.
-    let scale = 200.0;
+    // Virtual time runs 50× faster on both sides: a 40 s token lasts 800 real milliseconds, and
+    // is renewed at half its life, leaving 400 ms for a request delayed by a busy machine (at
+    // 200× the 100 ms left were not enough on a loaded 2-core machine). The rate limit paces the
+    // 1,000 factor calls to at least 100 virtual seconds whatever the machine's speed, so the
+    // sync outlives several tokens.
+    let scale = 50.0;
     let options = FakeOptions {
         time_scale: scale,
+        rate_limit: Some(1200),
         ..FakeOptions::default()
     };
     let okta = fake(
-        2000,
+        1000,
         30,
         options,
         OAuthClient::new(CLIENT_ID, rsa_key().public.clone()),
@@ -221,7 +225,7 @@ async fn token_expiry_is_renewed_before_it_happens_mid_sync() {
     let (_, result) = okta_asset_connector::app::sync_once(&config, None, true, clock).await;
     result.unwrap();
     let lasted = okta.virtual_now().duration_since(started).as_secs();
-    assert_eq!(intake.items_by_user().len(), 2000);
+    assert_eq!(intake.items_by_user().len(), 1000);
     let stats = okta.oauth().stats();
     assert!(
         lasted > 40,

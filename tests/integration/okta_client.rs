@@ -20,8 +20,10 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 /// A token no test response ever contains: if it shows up in an error text, the client leaked it.
 const TOKEN: &str = "canaryT0ken-00Okta-SSWS-must-never-leak";
+/// The parameter value holds commas, so it is a quoted-string (RFC 9110), as Okta's API reference
+/// writes it.
 const OKTA_CONTENT_TYPE: &str =
-    "application/json; okta-response=omitCredentials,omitCredentialsLinks,omitTransitioningToStatus";
+    "application/json; okta-response=\"omitCredentials,omitCredentialsLinks,omitTransitioningToStatus\"";
 /// `Date` of the recorded real 429 (Thu, 11 Sep 2025 16:21:50 GMT = 1757607710).
 const OKTA_DATE: &str = "Thu, 11 Sep 2025 16:21:50 GMT";
 const OKTA_DATE_EPOCH: i64 = 1_757_607_710;

@@ -2,8 +2,9 @@
 
 use super::{answer, code_and_id, request_id, transient_reason, RETRY_FIX, SKIP_UNREACHABLE};
 use crate::check::{Check, CheckName, Status};
-use crate::okta::auth::{Grant, TokenError};
+use crate::okta::auth::Grant;
 use crate::okta::ApiError;
+use crate::okta::TokenError;
 
 /// Why a connection gave no answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::*;
-use crate::okta::auth::{Grant, TokenError};
+use crate::okta::auth::Grant;
+use crate::okta::TokenError;
 
 const HOST: &str = "acme.okta.com";
 
