@@ -202,7 +202,9 @@ pub async fn collect(
     let client = cycle.client;
     let (marks, status, position) = match stored {
         None => {
-            tracing::info!("the change feed has no position yet (the next full sync records one); this cycle uses the searches alone");
+            // Unreadable (already said once this run) or never read yet: a full sync records a
+            // position when the log is readable.
+            tracing::debug!("the change feed has no position; this cycle uses the searches alone");
             (Marks::default(), FeedStatus::default(), FeedPosition::Keep)
         }
         Some(link) => {

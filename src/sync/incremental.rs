@@ -30,6 +30,7 @@ pub(super) async fn run(
     let mut admins = if options.enrich_roles {
         Admins::from_stored(state.assignees()?)
     } else {
+        directory.forget_roles();
         Admins::unknown()
     };
     let affected = update::apply(cycle, &mut directory, &mut admins, &changes, warnings).await?;

@@ -237,6 +237,23 @@ impl Directory {
         self.members.members_of(index)
     }
 
+    /// Roles are not read this cycle (role enrichment off): nothing is claimed from what an
+    /// earlier cycle read, exactly as a full sync without roles would (a group the stats
+    /// show without roles holds none; any other is unknown).
+    pub fn forget_roles(&mut self) {
+        for (index, group) in self.groups.iter_mut().enumerate() {
+            let roles = match group.admin_stat {
+                Some(false) => GroupRoles::None,
+                _ => GroupRoles::Unknown,
+            };
+            if group.roles != roles {
+                group.roles = roles;
+                group.info.privileges.clear();
+                self.journal.groups.insert(index as u32);
+            }
+        }
+    }
+
     /// Forgets a group deleted in Okta; returns its former members (their events change).
     pub fn delete_group(&mut self, group_id: &str) -> Vec<String> {
         let Some(&index) = self.index_of.get(group_id) else {
