@@ -13,6 +13,7 @@ use std::fmt;
 use jiff::Timestamp;
 use serde::ser::{SerializeSeq, SerializeStruct};
 use serde::{Serialize, Serializer};
+use serde_json::value::RawValue;
 
 use super::GroupInfo;
 
@@ -32,8 +33,16 @@ pub struct Event<'a> {
     pub(super) severity: &'static str,
     pub(super) time: i64,
     pub(super) metadata: Metadata<'a>,
+    #[serde(skip)]
     pub(super) user: UserObject<'a>,
+    #[serde(skip)]
     pub(super) enrichments: [AccountEnrichment<'a>; 1],
+    /// `user` and `enrichments` as serialised once (the fingerprint of `metadata.uid` is taken
+    /// over these bytes): the event's JSON copies them rather than serialising them again.
+    #[serde(rename = "user")]
+    pub(super) user_json: Box<RawValue>,
+    #[serde(rename = "enrichments")]
+    pub(super) enrichments_json: Box<RawValue>,
 }
 
 impl Event<'_> {

@@ -251,11 +251,13 @@ pub fn map_user<'a>(user: &'a User, enrichment: &Enrichment<'a>, ctx: &'a MapCon
             status_changed: plausible(user.status_changed).map(Rfc3339),
         },
     };
-    let uid = RecordUid {
-        id: id.unwrap_or_default(),
-        version: RecordVersion::Content(content_fingerprint(ctx, &user_object, &account)),
-    };
-    event(ctx, metadata(ctx, uid), user_object, account)
+    event(
+        ctx,
+        id.unwrap_or_default(),
+        Version::Content,
+        user_object,
+        account,
+    )
 }
 
 /// The event for a user that disappeared from Okta (hard delete): identity, `deleted_time`, a
@@ -272,13 +274,8 @@ pub fn map_deleted_user<'a>(
     let deleted_ms = deleted_at.as_millisecond();
     event(
         ctx,
-        metadata(
-            ctx,
-            RecordUid {
-                id: user_id,
-                version: RecordVersion::Deleted(deleted_ms),
-            },
-        ),
+        user_id,
+        Version::Deleted(deleted_ms),
         UserObject {
             uid: id,
             name,
@@ -319,13 +316,35 @@ pub fn map_deleted_user<'a>(
     )
 }
 
-/// Assembles an event: the constant classification fields, `time`, and the given parts.
+/// Which `metadata.uid` an event gets.
+enum Version {
+    /// A fingerprint of its content.
+    Content,
+    /// A hard delete observed at this epoch ms.
+    Deleted(i64),
+}
+
+/// Assembles an event: the constant classification fields, `time`, the uid, and the given
+/// parts. The user object and the enrichments are serialised once, here: the fingerprint is
+/// taken over those bytes, and the event's own serialisation copies them.
 fn event<'a>(
-    ctx: &MapContext,
-    metadata: Metadata<'a>,
+    ctx: &'a MapContext,
+    id: &'a str,
+    version: Version,
     user: UserObject<'a>,
     enrichment: AccountEnrichment<'a>,
 ) -> Event<'a> {
+    let enrichments = [enrichment];
+    let user_json = raw_json(&user, 2048);
+    let enrichments_json = raw_json(&enrichments, 256);
+    let version = match version {
+        Version::Content => RecordVersion::Content(content_fingerprint(
+            ctx,
+            user_json.get(),
+            enrichments_json.get(),
+        )),
+        Version::Deleted(ms) => RecordVersion::Deleted(ms),
+    };
     Event {
         activity_id: 2,
         activity_name: "Collect",
@@ -341,34 +360,37 @@ fn event<'a>(
             TimeUnit::Seconds => ctx.collected_at.as_second(),
             TimeUnit::Milliseconds => ctx.collected_at.as_millisecond(),
         },
-        metadata,
+        metadata: metadata(ctx, RecordUid { id, version }),
         user,
-        enrichments: [enrichment],
+        enrichments,
+        user_json,
+        enrichments_json,
     }
 }
 
+/// `value` serialised once, into a buffer sized for it (`capacity` bytes to start with).
+fn raw_json(value: &impl serde::Serialize, capacity: usize) -> Box<serde_json::value::RawValue> {
+    let mut bytes = Vec::with_capacity(capacity);
+    // Plain structs of strings, integers and booleans serialise into a Vec infallibly, and
+    // serde_json writes valid UTF-8.
+    serde_json::to_writer(&mut bytes, value).expect("the event part serialises");
+    let json = String::from_utf8(bytes).expect("serde_json writes UTF-8");
+    serde_json::value::RawValue::from_string(json).expect("serde_json writes valid JSON")
+}
+
 /// Fingerprint of everything the event says except when it was collected (`time`,
-/// `metadata.logged_time`) and the uid itself: the tenant, the user object and the account
-/// enrichment, as serialised. The classification fields are constants, so they add nothing.
-fn content_fingerprint(
-    ctx: &MapContext,
-    user: &UserObject<'_>,
-    account: &AccountEnrichment<'_>,
-) -> u128 {
-    thread_local! {
-        static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+/// `metadata.logged_time`) and the uid itself: the tenant, the user object and the
+/// enrichments, as serialised. The classification fields are constants, so they add nothing.
+/// Each part is fingerprinted where it lies, then the three fingerprints together.
+fn content_fingerprint(ctx: &MapContext, user_json: &str, enrichments_json: &str) -> u128 {
+    let mut parts = [0u8; 48];
+    for (i, part) in [ctx.tenant_uid.trim(), user_json, enrichments_json]
+        .iter()
+        .enumerate()
+    {
+        parts[i * 16..(i + 1) * 16].copy_from_slice(&fingerprint128(part.as_bytes()).to_le_bytes());
     }
-    SCRATCH.with(|scratch| {
-        let mut bytes = scratch.borrow_mut();
-        bytes.clear();
-        bytes.extend_from_slice(ctx.tenant_uid.trim().as_bytes());
-        bytes.push(0xff);
-        // Plain structs of strings, integers and booleans serialise into a Vec infallibly.
-        serde_json::to_writer(&mut *bytes, user).expect("the user object serialises");
-        bytes.push(0xff);
-        serde_json::to_writer(&mut *bytes, account).expect("the enrichment serialises");
-        fingerprint128(&bytes)
-    })
+    fingerprint128(&parts)
 }
 
 fn metadata<'a>(ctx: &'a MapContext, uid: RecordUid<'a>) -> Metadata<'a> {

@@ -18,12 +18,12 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::cycle::{run_bounded, Warnings};
+use super::cycle::{run_bounded, Cycle, Warnings};
 use super::directory::{Admins, Directory};
 use crate::mapping::GroupInfo;
 use crate::okta::model::User;
 use crate::okta::OktaClient;
-use crate::progress::{Phase, Progress};
+use crate::progress::Phase;
 
 /// Permission errors in a row after which factors are no longer asked for.
 const PERMISSION_ERRORS_BEFORE_GIVING_UP: u32 = 3;
@@ -151,14 +151,14 @@ impl MfaReader {
     /// The MFA of each user, reading factors (`max_parallel` at a time) where `sources` say.
     pub async fn resolve(
         &self,
-        client: &OktaClient,
+        cycle: &Cycle<'_>,
         users: &[User],
         sources: &[MfaSource],
-        now: Timestamp,
-        max_parallel: usize,
         warnings: &Warnings,
-        progress: &Progress,
     ) -> Vec<Mfa> {
+        let (client, progress) = (cycle.client, &cycle.progress);
+        let now = cycle.clock.now();
+        let max_parallel = cycle.options.max_parallel;
         let mut results: Vec<Mfa> = sources
             .iter()
             .map(|source| match *source {

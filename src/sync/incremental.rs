@@ -12,7 +12,7 @@ use super::enrich::{Enricher, Mfa, MfaPlan, MfaReader, MfaSource};
 use super::listing::ChangedUsers;
 use super::summary::Summary;
 use crate::intake::Sink;
-use crate::state::{Assignees, Commit, Cursors, KnownUser, Snapshot, StateStore};
+use crate::state::{Assignees, Commit, Cursors, KnownUser, StateStore};
 
 pub(super) async fn run(
     cycle: &Cycle<'_>,
@@ -90,17 +90,7 @@ pub(super) async fn run(
                         }
                     })
                     .collect();
-                let mfa_values = mfa
-                    .resolve(
-                        cycle.client,
-                        &page.users,
-                        &sources,
-                        cycle.clock.now(),
-                        options.max_parallel,
-                        warnings,
-                        &cycle.progress,
-                    )
-                    .await;
+                let mfa_values = mfa.resolve(cycle, &page.users, &sources, warnings).await;
                 let enrich = Enricher { directory, admins };
                 for ((user, known), mfa) in page.users.iter().zip(&known).zip(mfa_values) {
                     if !crate::mapping::is_mappable(user) {
@@ -127,7 +117,6 @@ pub(super) async fn run(
     for id in &deleted {
         directory.remove_user(id);
     }
-    let (groups, deleted_groups, user_groups) = directory.journal();
     state.commit(&Commit {
         cursors: Cursors {
             users: listing.listed_at.or(changes.cursors.users),
@@ -136,11 +125,7 @@ pub(super) async fn run(
         },
         feed: changes.position.clone(),
         deleted_users: deleted,
-        snapshot: Snapshot::Update {
-            groups,
-            deleted_groups,
-            user_groups,
-        },
+        snapshot: directory.changes(),
         assignees: if options.enrich_roles {
             admins.stored()
         } else {

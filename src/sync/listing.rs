@@ -75,15 +75,7 @@ impl AllUsers {
         let sources: Vec<MfaSource> = users.iter().map(|u| source(&u.id)).collect();
         let (next, answers) = tokio::join!(
             self.pager.next_page(),
-            mfa.resolve(
-                cycle.client,
-                &users,
-                &sources,
-                cycle.clock.now(),
-                cycle.options.max_parallel,
-                warnings,
-                &cycle.progress
-            )
+            mfa.resolve(cycle, &users, &sources, warnings)
         );
         self.ahead = next?;
         Ok(Some(SpooledPage {

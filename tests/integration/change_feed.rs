@@ -64,7 +64,7 @@ async fn churn_and_compare(seed: u64, steps: usize) -> usize {
         ..still()
     };
     let variant = Variant {
-        assignees_include_groups: seed % 2 == 0,
+        assignees_include_groups: seed.is_multiple_of(2),
         feed: true,
     };
     let env = SyncEnv::start(org, options, variant, churned_config).await;

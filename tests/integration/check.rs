@@ -868,7 +868,7 @@ async fn unreadable_system_log_only_warns_with_the_fix_and_the_fallback() {
             "E0000006",
             LOGS_REQUEST_ID,
             "lastUpdated",
-            "group deletions, role grants to groups and MFA changes",
+            "every group and role is read again each cycle",
             "next full sync",
         ],
     );

@@ -33,11 +33,7 @@ pub fn bulk_minimum(org: &Org, mfa: bool, roles: bool, include_groups: bool) -> 
         .sum::<u64>();
     if roles {
         let admins = org.role_assignee_ids(include_groups).len();
-        let role_groups = org
-            .groups()
-            .iter()
-            .filter(|g| !g.roles.is_empty())
-            .count();
+        let role_groups = org.groups().iter().filter(|g| !g.roles.is_empty()).count();
         minimum += pages(admins, 100) + admins as u64 + role_groups as u64;
     }
     if mfa {

@@ -20,7 +20,7 @@ use crate::mapping::GroupInfo;
 use crate::okta::model::Group;
 use crate::okta::{OktaClient, OktaError};
 use crate::progress::{Phase, Progress};
-use crate::state::{MembershipSource, StateError, StateStore, StoredGroup};
+use crate::state::{MembershipSource, Snapshot, StateError, StateStore, StoredGroup};
 use index::MembershipIndex;
 pub use members::member_ids;
 pub use roles::{admin_status, Admins, Direct, GroupRoles};
@@ -392,9 +392,9 @@ impl Directory {
             .collect()
     }
 
-    /// What an incremental cycle changed: groups added or updated, groups deleted, and each
-    /// changed user's complete group list.
-    pub fn journal(&self) -> (Vec<StoredGroup>, Vec<String>, Vec<(String, Vec<String>)>) {
+    /// What an incremental cycle changed, as the state stores it: groups added or updated,
+    /// groups deleted, and each changed user's complete group list.
+    pub fn changes(&self) -> Snapshot<'static> {
         let (deleted, changed): (Vec<&GroupEntry>, Vec<&GroupEntry>) = self
             .journal
             .groups
@@ -418,11 +418,11 @@ impl Directory {
                 (user.clone(), groups)
             })
             .collect();
-        (
-            changed.into_iter().map(stored).collect(),
-            deleted.into_iter().map(|g| g.info.uid.clone()).collect(),
-            users,
-        )
+        Snapshot::Update {
+            groups: changed.into_iter().map(stored).collect(),
+            deleted_groups: deleted.into_iter().map(|g| g.info.uid.clone()).collect(),
+            user_groups: users,
+        }
     }
 
     /// Records `groups_listed_at` as the next groups cursor.
