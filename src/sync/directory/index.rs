@@ -19,8 +19,9 @@
 use std::collections::HashMap;
 
 /// A user id packed into 128 bits. Ids of at most 21 characters of `[0-9A-Za-z]` are encoded
-/// six bits per character (1..=62, 0 = end), top bit clear; any other id has the top bit set
-/// and the index of its overflow slot below.
+/// six bits per character (1..=62 in ASCII order, 0 = end), the first character highest, so
+/// keys compare as the ids do; top bit clear. Any other id has the top bit set and the index of
+/// its overflow slot below.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct UserKey(u64, u64);
 
@@ -54,7 +55,7 @@ impl UserKey {
         }
         let mut value: u128 = 0;
         for (i, &b) in bytes.iter().enumerate() {
-            value |= u128::from(code(b)?) << (6 * i);
+            value |= u128::from(code(b)?) << (6 * (MAX_PACKED_CHARS - 1 - i));
         }
         Some(UserKey((value >> 64) as u64, value as u64))
     }
@@ -68,10 +69,13 @@ impl UserKey {
     }
 
     fn unpack_into(self, out: &mut String) {
-        let mut value = (u128::from(self.0) << 64) | u128::from(self.1);
-        while value != 0 {
-            out.push(char_of((value & 0x3f) as u64));
-            value >>= 6;
+        let value = (u128::from(self.0) << 64) | u128::from(self.1);
+        for i in 0..MAX_PACKED_CHARS {
+            let code = (value >> (6 * (MAX_PACKED_CHARS - 1 - i))) & 0x3f;
+            if code == 0 {
+                break;
+            }
+            out.push(char_of(code as u64));
         }
     }
 }
@@ -294,6 +298,32 @@ impl MembershipIndex {
         }
     }
 
+    /// Every (user id, group index), ordered by `group_rank[group]` then by user id (ids that
+    /// do not pack come last): the order of the state's primary key, so a bulk insert appends
+    /// instead of seeking. Keys compare as ids, so no id text is built to sort.
+    pub fn for_each_ordered(&self, group_rank: &[u32], mut each: impl FnMut(&str, u32)) {
+        let mut users: Vec<u32> = (0..self.keys.len() as u32)
+            .filter(|&n| !self.groups_of_number(n).is_empty())
+            .collect();
+        users.sort_unstable_by_key(|&n| self.keys[n as usize]);
+        let mut group_of_rank = vec![0u32; group_rank.len()];
+        for (group, &rank) in group_rank.iter().enumerate() {
+            group_of_rank[rank as usize] = group as u32;
+        }
+        let mut pairs: Vec<(u32, u32)> = Vec::with_capacity(self.count as usize);
+        for (user_rank, &n) in users.iter().enumerate() {
+            for &group in self.groups_of_number(n) {
+                pairs.push((group_rank[group as usize], user_rank as u32));
+            }
+        }
+        pairs.sort_unstable();
+        let mut id = String::with_capacity(24);
+        for (rank, user_rank) in pairs {
+            self.id_into(self.keys[users[user_rank as usize] as usize], &mut id);
+            each(&id, group_of_rank[rank as usize]);
+        }
+    }
+
     /// The ids of a group's members (a scan: for the few groups an incremental cycle renames,
     /// deletes or re-lists).
     pub fn members_of(&self, group: u32) -> Vec<String> {
@@ -332,6 +362,20 @@ mod tests {
         }
         assert_eq!(UserKey::pack("a"), UserKey::pack("a"));
         assert_ne!(UserKey::pack("a0"), UserKey::pack("a"));
+        // Keys compare as the ids do.
+        let mut ids = ["00ub", "00uA", "00u", "00u9", "zz", "Z", "00ua0", "00ua"];
+        let mut keys: Vec<UserKey> = ids.iter().map(|id| UserKey::pack(id).unwrap()).collect();
+        ids.sort_unstable();
+        keys.sort_unstable();
+        let back: Vec<String> = keys
+            .iter()
+            .map(|k| {
+                let mut s = String::new();
+                k.unpack_into(&mut s);
+                s
+            })
+            .collect();
+        assert_eq!(back, ids);
         for odd in ["", "has-dash", "ü", "zzzzzzzzzzzzzzzzzzzzzz"] {
             assert_eq!(UserKey::pack(odd), None, "{odd}");
         }

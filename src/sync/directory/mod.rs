@@ -36,6 +36,15 @@ struct GroupEntry {
     deleted: bool,
 }
 
+/// What recording a group's roles changed.
+#[derive(Debug)]
+pub enum RolesChange {
+    Same,
+    Changed,
+    /// The group is gone; these were its members.
+    Deleted(Vec<String>),
+}
+
 /// What an incremental cycle changed, for the state commit.
 #[derive(Debug, Default)]
 struct Journal {
@@ -103,10 +112,10 @@ impl Directory {
             }
         );
         let (admins, group_roles) = admins;
-        directory.absorb_members(members);
         for (group_id, read) in group_roles {
             directory.apply_roles_read(&group_id, read);
         }
+        directory.absorb_members(members);
         progress.finish(Phase::Roles);
         Ok((directory, admins))
     }
@@ -210,31 +219,38 @@ impl Directory {
             .collect()
     }
 
-    /// Records the result of reading a group's roles; returns the members whose admin status
-    /// or privileges may have changed.
-    pub fn apply_roles_read(&mut self, group_id: &str, read: roles::GroupRolesRead) -> Vec<String> {
+    /// Records the result of reading a group's roles.
+    pub fn apply_roles_read(&mut self, group_id: &str, read: roles::GroupRolesRead) -> RolesChange {
         match read {
             roles::GroupRolesRead::Read(roles) => self.set_roles(group_id, roles),
-            roles::GroupRolesRead::Gone => self.delete_group(group_id),
-            roles::GroupRolesRead::Failed => {
-                // Keep what an earlier cycle read; a group never read stays unknown.
-                Vec::new()
-            }
+            roles::GroupRolesRead::Gone => RolesChange::Deleted(self.delete_group(group_id)),
+            // Keep what an earlier cycle read; a group never read stays unknown.
+            roles::GroupRolesRead::Failed => RolesChange::Same,
         }
     }
 
-    fn set_roles(&mut self, group_id: &str, roles: GroupRoles) -> Vec<String> {
+    /// The users whose events a roles change affects (members are listed only when needed:
+    /// a full scan of the index).
+    pub fn affected_by(&self, group_id: &str, change: RolesChange) -> Vec<String> {
+        match change {
+            RolesChange::Same => Vec::new(),
+            RolesChange::Changed => self.members_of(group_id),
+            RolesChange::Deleted(members) => members,
+        }
+    }
+
+    fn set_roles(&mut self, group_id: &str, roles: GroupRoles) -> RolesChange {
         let Some(&index) = self.index_of.get(group_id) else {
-            return Vec::new();
+            return RolesChange::Same;
         };
         let entry = &mut self.groups[index as usize];
         if entry.roles == roles {
-            return Vec::new();
+            return RolesChange::Same;
         }
         entry.info.privileges = roles.labels().to_vec();
         entry.roles = roles;
         self.journal.groups.insert(index);
-        self.members.members_of(index)
+        RolesChange::Changed
     }
 
     /// Roles are not read this cycle (role enrichment off): nothing is claimed from what an
@@ -496,8 +512,20 @@ fn stored(g: &GroupEntry) -> StoredGroup {
 }
 
 impl MembershipSource for Directory {
+    /// In (group id, user id) order: the state's primary key.
     fn for_each_membership(&self, each: &mut dyn FnMut(&str, &str)) {
-        self.members.for_each(|user, group| {
+        let mut by_uid: Vec<u32> = (0..self.groups.len() as u32).collect();
+        by_uid.sort_unstable_by(|&a, &b| {
+            self.groups[a as usize]
+                .info
+                .uid
+                .cmp(&self.groups[b as usize].info.uid)
+        });
+        let mut rank = vec![0u32; self.groups.len()];
+        for (r, &g) in by_uid.iter().enumerate() {
+            rank[g as usize] = r as u32;
+        }
+        self.members.for_each_ordered(&rank, |user, group| {
             let g = &self.groups[group as usize];
             if !g.deleted {
                 each(&g.info.uid, user);

@@ -238,9 +238,10 @@ async fn read_roles(
     )
     .await;
     for (group_id, read) in reads {
+        let change = directory.apply_roles_read(&group_id, read);
         pending
             .affected
-            .extend(directory.apply_roles_read(&group_id, read));
+            .extend(directory.affected_by(&group_id, change));
     }
     progress.finish(Phase::Roles);
 }
