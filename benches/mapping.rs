@@ -1,4 +1,5 @@
-//! Mapping + serialising throughput on one thread (BRIEF §11: ≥ 200k users/s per core).
+//! Mapping + serialising throughput on one thread (the target: at least 200k users/s per core,
+//! so that mapping never matters next to Okta's rate limits).
 //!
 //! `cargo bench --bench mapping [-- USERS]` builds USERS (default 200,000) recorded-like Okta
 //! users (every standard profile field, some nulls, unicode, group memberships, admin and MFA

@@ -1,4 +1,4 @@
-//! End-to-end sync benchmark (issue 7, BRIEF §11): requests, wall time against the rate-limit
+//! End-to-end sync benchmark (what "fast" means: docs/performance.md): requests, wall time against the rate-limit
 //! floor, 429s, peak memory, CPU and events/s of a real full sync against the fake tenant.
 //!
 //! ```text

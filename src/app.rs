@@ -6,16 +6,19 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Config, ConfigError};
 use crate::intake::{FileOutput, HttpIntake, IntakeError, Sink};
 use crate::okta::{OktaClient, OktaError};
+use crate::progress::Progress;
+use crate::render::{View, Watcher};
 use crate::state::{StateError, StateStore};
-use crate::sync::{self, Cycle, Shutdown, Summary, SyncError, SyncOptions};
+use crate::sync::{self, Cycle, Shutdown, Summary, SyncError, SyncOptions, WrittenTo};
 
-/// Process exit codes (documented in docs/troubleshooting.md).
+/// Process exit codes: one table for every command (shown in each command's `--help` and in
+/// docs/operations.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
     Ok = 0,
     /// Unexpected failure.
     Failure = 1,
-    /// The configuration is missing or invalid.
+    /// The command line or the configuration is missing or invalid.
     Config = 2,
     /// Okta refused or failed (token, permission, rate limit, network).
     Okta = 3,
@@ -23,8 +26,15 @@ pub enum Exit {
     Intake = 4,
     /// A check failed (`check`).
     CheckFailed = 5,
-    /// The state directory or database cannot be used.
+    /// The state directory or database, or the temporary user spool, cannot be used.
     State = 6,
+    /// The `--output` file cannot be written (missing directory, permissions, disk full).
+    Output = 7,
+    /// `run`: a second SIGTERM or SIGINT ended it at once (128 + SIGINT).
+    Stopped = 130,
+    /// Standard output was closed by its reader (`| head`): 128 + SIGPIPE, as a program killed
+    /// by SIGPIPE reports it, so `set -o pipefail` scripts read it the usual way.
+    OutputClosed = 141,
 }
 
 /// An error of a command, with the exit code it maps to.
@@ -35,24 +45,56 @@ pub enum AppError {
     #[error("{0}")]
     Okta(#[from] OktaError),
     #[error("{0}")]
-    Intake(#[from] IntakeError),
+    Intake(IntakeError),
+    /// `--output` cannot be written.
+    #[error("{0}")]
+    Output(IntakeError),
+    /// The reader of standard output went away (`sync --output - | head`).
+    #[error("standard output was closed by its reader")]
+    OutputClosed,
     #[error("{0}")]
     State(#[from] StateError),
+    /// Local storage other than the state: the temporary user spool.
+    #[error("{0}")]
+    Storage(String),
     #[error("{0}")]
     Other(String),
 }
 
 impl Exit {
+    /// Every code, in order.
+    pub const ALL: [Exit; 10] = [
+        Exit::Ok,
+        Exit::Failure,
+        Exit::Config,
+        Exit::Okta,
+        Exit::Intake,
+        Exit::CheckFailed,
+        Exit::State,
+        Exit::Output,
+        Exit::Stopped,
+        Exit::OutputClosed,
+    ];
+
     /// What the code means, for help texts.
     pub fn meaning(self) -> &'static str {
         match self {
             Exit::Ok => "success",
             Exit::Failure => "unexpected failure",
-            Exit::Config => "the configuration is missing or invalid",
+            Exit::Config => "the command line or the configuration is missing or invalid",
             Exit::Okta => "Okta refused or failed (token, permission, rate limit, network)",
             Exit::Intake => "the intake refused or failed",
             Exit::CheckFailed => "a check failed",
-            Exit::State => "the state directory or database cannot be used",
+            Exit::State => {
+                "the state directory or database, or the temporary user spool, cannot be used"
+            }
+            Exit::Output => {
+                "the --output file cannot be written (missing directory, permissions, disk full)"
+            }
+            Exit::Stopped => "run: a second SIGTERM or SIGINT ended it at once",
+            Exit::OutputClosed => {
+                "standard output was closed by its reader (| head): 128 + SIGPIPE"
+            }
         }
     }
 }
@@ -63,8 +105,26 @@ impl AppError {
             AppError::Config(_) => Exit::Config,
             AppError::Okta(_) => Exit::Okta,
             AppError::Intake(_) => Exit::Intake,
-            AppError::State(_) => Exit::State,
+            AppError::Output(_) => Exit::Output,
+            AppError::OutputClosed => Exit::OutputClosed,
+            AppError::State(_) | AppError::Storage(_) => Exit::State,
             AppError::Other(_) => Exit::Failure,
+        }
+    }
+}
+
+impl From<IntakeError> for AppError {
+    /// Writing `--output` is not the intake: its failures have their own code, and a reader
+    /// that went away is no failure at all.
+    fn from(error: IntakeError) -> AppError {
+        match error {
+            IntakeError::Io { ref source, .. }
+                if source.kind() == std::io::ErrorKind::BrokenPipe =>
+            {
+                AppError::OutputClosed
+            }
+            IntakeError::Io { .. } => AppError::Output(error),
+            error => AppError::Intake(error),
         }
     }
 }
@@ -73,9 +133,10 @@ impl From<SyncError> for AppError {
     fn from(error: SyncError) -> AppError {
         match error {
             SyncError::Okta(e) => AppError::Okta(e),
-            SyncError::Intake(e) => AppError::Intake(e),
+            SyncError::Intake(e) => e.into(),
             SyncError::State(e) => AppError::State(e),
-            SyncError::DeliveryStopped | SyncError::Interrupted | SyncError::Spool(_) => {
+            SyncError::Spool(_) => AppError::Storage(error.to_string()),
+            SyncError::DeliveryStopped | SyncError::Interrupted => {
                 AppError::Other(error.to_string())
             }
         }
@@ -118,7 +179,11 @@ pub fn sink(config: &Config, output: Option<&str>, clock: SharedClock) -> Result
                 .intake
                 .clone()
                 .ok_or_else(|| AppError::Other("no intake configured".into()))?;
-            Ok(HttpIntake::new(settings, clock)?.into())
+            // A user in too many groups for the intake is sent with fewer, never blocks a cycle.
+            let intake = HttpIntake::new(settings, clock)
+                .map_err(AppError::Intake)?
+                .shrink_oversized_with(crate::mapping::oversized::fewer_groups);
+            Ok(intake.into())
         }
     }
 }
@@ -126,6 +191,8 @@ pub fn sink(config: &Config, output: Option<&str>, clock: SharedClock) -> Result
 /// `sync`: one cycle, then exit. Posting to the intake uses the state (incremental unless
 /// `full`, a full sync is due, or there is no state yet); `--output` always runs a full sync
 /// and neither reads nor writes the state, so a debugging run cannot move production cursors.
+/// Its progress is shown as the process's [`View`] says. The summary (marked failed when the
+/// cycle failed) comes back whenever the cycle started.
 pub async fn sync_once(
     config: &Config,
     output: Option<&str>,
@@ -148,19 +215,29 @@ pub async fn sync_once(
         Ok(prepared) => prepared,
         Err(error) => return (None, Err(error)),
     };
+    let written_to = match output {
+        Some("-") => Some(WrittenTo::Stdout),
+        Some(_) => Some(WrittenTo::File(sink.destination())),
+        None => None,
+    };
     let options = sync_options(config);
+    let progress = Progress::new();
     let cycle = Cycle {
         client: &client,
         options: &options,
         clock,
         shutdown: Shutdown::never(),
-        progress: crate::progress::Progress::off(),
+        progress: progress.clone(),
     };
-    let (summary, result) = sync::run_cycle(&cycle, sink, state.as_mut(), full).await;
+    let watcher = Watcher::start(View::current(), progress, client.clone());
+    let (mut summary, result) = sync::run_cycle(&cycle, sink, state.as_mut(), full).await;
     let result = match result {
         Ok(sink) => sink.finish().await.map_err(AppError::from),
         Err(error) => Err(error.into()),
     };
+    watcher.stop().await;
+    summary.failed = result.is_err();
+    summary.written_to = written_to;
     (Some(summary), result)
 }
 

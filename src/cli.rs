@@ -18,6 +18,7 @@ use clap_complete::Shell;
 use crate::app::Exit;
 use crate::config::keys::{Cmd, Flag, KEY_SPECS};
 use crate::config::{FlagValues, LoadRequest, Needs, CONFIG_FILE_ENV};
+use crate::runtime::sekoia::Role;
 
 /// Keeps a security platform's asset inventory of people in step with an Okta org.
 ///
@@ -58,7 +59,11 @@ const TOP_EXAMPLES: &str = "Examples:
   OKTA_API_TOKEN=... okta-asset-connector check --base-url acme.okta.com
   OKTA_API_TOKEN=... okta-asset-connector sync --base-url acme.okta.com --output events.json
   okta-asset-connector --config /etc/okta-asset-connector/config.toml run
-  okta-asset-connector config";
+  okta-asset-connector config
+
+Exit codes: 0 ok, 1 unexpected, 2 configuration, 3 Okta, 4 intake, 5 check failed, 6 state,
+7 --output file, 130 second stop signal, 141 stdout closed. Each command's --help says which
+apply to it; docs/operations.md explains them.";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -93,6 +98,15 @@ pub enum Command {
         #[command(flatten)]
         settings: Settings<ForRun>,
     },
+    /// The Sekoia.io runtime's "Test connector" for the module's account (Okta URL, token or
+    /// OAuth app, permissions): reports to the runtime's url_callback, as the platform runs it.
+    /// Needs the runtime's files (/symphony or --symphony-dir): token, url_callback,
+    /// module_configuration. Exit 0 once the result was reported, whatever it is.
+    #[command(name = "validate_module_configuration", after_help = VALIDATE_HELP)]
+    ValidateModuleConfiguration {
+        #[command(flatten)]
+        settings: Settings<ForCheck>,
+    },
     /// Print the effective configuration: every key with its value (secrets only as set or
     /// unset) and the source that won, the config file read, and whether it is valid.
     #[command(after_help = command_help(Cmd::Config))]
@@ -112,13 +126,25 @@ pub enum Command {
     },
 }
 
+const VALIDATE_HELP: &str = "Examples:
+  okta-asset-connector validate_module_configuration   (in the image, under the runtime)
+  okta-asset-connector validate_module_configuration --symphony-dir ./symphony
+
+Exit codes:
+  0  the result (success or failure) was reported to the platform
+  1  the platform could not be reached to report it
+  2  the runtime's token or url_callback is missing or invalid";
+
 const COMPLETIONS_HELP: &str = "Examples:
   okta-asset-connector completions bash > /etc/bash_completion.d/okta-asset-connector
   okta-asset-connector completions zsh > \"${fpath[1]}/_okta-asset-connector\"
   okta-asset-connector completions fish > ~/.config/fish/completions/okta-asset-connector.fish
 
 Exit codes:
-  0  the script was printed";
+  0    the script was printed
+  2    unknown shell (usage error)
+  141  standard output was closed by its reader
+  (one table for every command: docs/operations.md)";
 
 impl Cli {
     /// Where the configuration comes from: flags before the command, then after it (which
@@ -129,6 +155,7 @@ impl Cli {
             Command::Check { settings, .. } => settings.request(),
             Command::Sync { settings, .. } => settings.request(),
             Command::Run { settings } => settings.request(),
+            Command::ValidateModuleConfiguration { settings } => settings.request(),
             Command::Config { settings, .. } => settings.request(),
             Command::Completions { .. } => return None,
         };
@@ -146,6 +173,11 @@ impl Cli {
 }
 
 impl Command {
+    /// `sync --output -`: the events go to stdout.
+    pub fn writes_output_to_stdout(&self) -> bool {
+        matches!(self, Command::Sync { output: Some(target), .. } if target == "-")
+    }
+
     /// What the command needs from the configuration.
     pub fn needs(&self) -> Needs {
         match self {
@@ -154,21 +186,26 @@ impl Command {
             }
             Command::Sync {
                 output: Some(_), ..
-            } => Needs::Okta,
+            }
+            | Command::ValidateModuleConfiguration { .. } => Needs::Okta,
             Command::Sync { output: None, .. } | Command::Run { .. } => Needs::OktaAndIntake,
+        }
+    }
+}
+
+impl Command {
+    /// What the command is under the Sekoia.io runtime, if it concerns it.
+    pub fn sekoia_role(&self) -> Option<Role> {
+        match self {
+            Command::Run { .. } => Some(Role::Connector),
+            Command::ValidateModuleConfiguration { .. } => Some(Role::Validator),
+            _ => None,
         }
     }
 }
 
 /// Examples and exit codes of a command's help (an empty meaning: the code's usual one).
 fn command_help(command: Cmd) -> String {
-    const CYCLE_EXITS: [Exit; 5] = [
-        Exit::Failure,
-        Exit::Config,
-        Exit::Okta,
-        Exit::Intake,
-        Exit::State,
-    ];
     let (examples, exits): (&[&str], Vec<(Exit, &str)>) = match command {
         Cmd::Check => (
             &[
@@ -178,34 +215,51 @@ fn command_help(command: Cmd) -> String {
             vec![
                 (Exit::Ok, "no check failed (warnings allowed)"),
                 (
-                    Exit::CheckFailed,
-                    "a check failed, the configuration check included",
+                    Exit::Config,
+                    "the configuration is invalid (the report says why)",
                 ),
+                (Exit::CheckFailed, "a check failed"),
+                (Exit::OutputClosed, ""),
             ],
         ),
         Cmd::Sync => (
             &[
-                "okta-asset-connector sync --output events.json   (write instead of posting)",
+                "okta-asset-connector sync                        (post to the intake; incremental after the first run)",
                 "okta-asset-connector sync --full",
+                "okta-asset-connector sync --output events.json   (write instead of posting; no intake settings needed)",
+                "okta-asset-connector sync --output - | jq -c '.items[]'",
             ],
-            std::iter::once((
-                Exit::Ok,
-                "the cycle finished and the intake took every event",
-            ))
-            .chain(CYCLE_EXITS.map(|exit| (exit, "")))
-            .collect(),
+            vec![
+                (
+                    Exit::Ok,
+                    "the cycle finished and the intake took every event (or they were written)",
+                ),
+                (Exit::Failure, ""),
+                (Exit::Config, ""),
+                (Exit::Okta, ""),
+                (Exit::Intake, ""),
+                (Exit::State, ""),
+                (Exit::Output, ""),
+                (Exit::OutputClosed, "--output -: standard output was closed by its reader"),
+            ],
         ),
         Cmd::Run => (
             &[
                 "okta-asset-connector --config /etc/okta-asset-connector/config.toml run",
                 "okta-asset-connector run --frequency 600 --metrics-addr 0.0.0.0:9090",
             ],
-            std::iter::once((
-                Exit::Ok,
-                "stopped by SIGTERM or SIGINT (a second one exits 130 at once)",
-            ))
-            .chain(CYCLE_EXITS.map(|exit| (exit, "")))
-            .collect(),
+            vec![
+                (
+                    Exit::Ok,
+                    "stopped by SIGTERM or SIGINT (the batch in flight is finished first)",
+                ),
+                (Exit::Failure, ""),
+                (Exit::Config, ""),
+                (Exit::Okta, "Okta settings that cannot work (a failed cycle is retried, not an exit)"),
+                (Exit::Intake, "intake settings that cannot work (a failed cycle is retried, not an exit)"),
+                (Exit::State, ""),
+                (Exit::Stopped, ""),
+            ],
         ),
         Cmd::Config | Cmd::Top => (
             &[
@@ -221,6 +275,7 @@ fn command_help(command: Cmd) -> String {
                     Exit::Config,
                     "printed; the configuration is not valid (the reason is shown)",
                 ),
+                (Exit::OutputClosed, ""),
             ],
         ),
     };
@@ -235,9 +290,10 @@ fn command_help(command: Cmd) -> String {
         } else {
             meaning
         };
-        text.push_str(&format!("  {}  {meaning}\n", exit as u8));
+        text.push_str(&format!("  {:<3}  {meaning}\n", exit as u8));
     }
-    text.trim_end().to_string()
+    text.push_str("  (one table for every command: docs/operations.md)");
+    text
 }
 
 /// A command whose help lists settings, for [`Settings`].
@@ -440,6 +496,20 @@ mod tests {
         );
         assert!(!check.contains("--frequency"), "frequency is run's");
         assert!(check.contains("Exit codes:") && check.contains("Examples:"));
+        assert!(
+            check.contains("  2    the configuration is invalid")
+                && check.contains("  5    a check failed"),
+            "{check}"
+        );
+        let sync = render(&mut cli, "sync");
+        for code in [
+            "  3    Okta",
+            "  4    the intake",
+            "  7    the --output file",
+            "  141  --output -",
+        ] {
+            assert!(sync.contains(code), "{code}: {sync}");
+        }
         let run = render(&mut cli, "run");
         assert!(run.contains("--frequency") && run.contains("--metrics-addr"));
         // The top level: the commands in -h, every setting in --help.

@@ -16,7 +16,10 @@
 //! - [`runtime`]: `run`, the scheduled loop with graceful shutdown.
 //! - [`check`]: the "Test connector" verdicts.
 //! - [`progress`]: how far a cycle has got, for live displays and metrics.
+//! - [`render`]: what a person sees: live progress, the summary, `run`'s line per cycle.
 //! - [`clock`] and [`backoff`]: injectable time and the one backoff schedule.
+//! - [`text`]: remote strings made safe to print (control characters escaped, lengths capped).
+//! - [`private_files`]: files that hold people's data: private to the running user.
 
 pub mod app;
 pub mod backoff;
@@ -28,7 +31,10 @@ pub mod http;
 pub mod intake;
 pub mod mapping;
 pub mod okta;
+pub mod private_files;
 pub mod progress;
+pub mod render;
 pub mod runtime;
 pub mod state;
 pub mod sync;
+pub mod text;

@@ -10,9 +10,10 @@ use okta_asset_connector::check;
 use okta_asset_connector::cli::{self, Cli, Command};
 use okta_asset_connector::config::report::EffectiveConfig;
 use okta_asset_connector::config::{self, Loaded, LogFormat};
+use okta_asset_connector::render::{self, TerminalUse, View};
 use okta_asset_connector::runtime;
+use okta_asset_connector::runtime::sekoia;
 use okta_asset_connector::sync::Shutdown;
-use okta_asset_connector::sync::Summary;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -24,6 +25,9 @@ fn main() -> ExitCode {
         return print_completions(shell);
     };
     let loaded = config::load(&request, &env);
+    // Under the Sekoia.io runtime, `run` also sends its logs to the platform.
+    let role = cli.command.sekoia_role();
+    let mut sekoia = sekoia::Runtime::prepare(role, loaded.runtime().0, &env, app::system_clock());
     // Known even when another key is invalid, so that the error is logged as asked.
     let log_format = loaded
         .log_format()
@@ -32,47 +36,61 @@ fn main() -> ExitCode {
         } else {
             LogFormat::Json
         });
-    init_logging(log_format, cli.verbosity(), &env);
+    init_logging(log_format, cli.verbosity(), &env, sekoia.log_layer());
+    let terminal = TerminalUse::of(
+        std::io::stderr().is_terminal(),
+        cli.command.writes_output_to_stdout() && std::io::stdout().is_terminal(),
+    );
+    View::choose(
+        terminal,
+        env("TERM").as_deref(),
+        log_format,
+        cli.verbosity(),
+    )
+    .install();
     for warning in loaded.warnings() {
         tracing::warn!("{warning}");
     }
     if let Command::Config { json, .. } = &cli.command {
         return print_config(&loaded, *json);
     }
+    if sekoia.takes_over() {
+        return block_on(async {
+            let (stop, shutdown) = Shutdown::channel();
+            tokio::spawn(forward_stop_signals(stop));
+            let exit = sekoia.take_over(&request, &env, app::system_clock(), shutdown);
+            exit_code(exit.await)
+        });
+    }
     let config = match (loaded.validate(cli.command.needs()), &cli.command) {
         (Ok(config), _) => config,
         (Err(error), Command::Check { json, .. }) => {
-            return print_check(&check::Report::config_error(error.to_string()), *json);
+            // The report says what is wrong; the exit code is the configuration's, as for
+            // every other command.
+            let report = check::Report::config_error(error.to_string());
+            return print_check(&report, *json).unwrap_or(exit_code(Exit::Config));
         }
         (Err(error), _) => return fail(&AppError::Config(error)),
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            return fail(&AppError::Other(format!(
-                "cannot start the async runtime: {error}"
-            )))
-        }
-    };
-    runtime.block_on(async {
+    block_on(async {
         match &cli.command {
             Command::Sync { output, full, .. } => {
                 let (summary, result) =
                     app::sync_once(&config, output.as_deref(), *full, app::system_clock()).await;
-                if let Some(summary) = summary {
-                    report(&summary, log_format);
-                }
+                render::report_sync(summary.as_ref(), result.as_ref().map(|_| ()), log_format);
                 match result {
                     Ok(()) => ExitCode::SUCCESS,
-                    Err(error) => fail(&error),
+                    Err(error) => exit_code(error.exit()),
                 }
             }
             Command::Check { json, .. } => {
                 let report = check::run(&config, app::system_clock()).await;
-                print_check(&report, *json)
+                let passed = if report.success {
+                    Exit::Ok
+                } else {
+                    Exit::CheckFailed
+                };
+                print_check(&report, *json).unwrap_or(exit_code(passed))
             }
             Command::Run { .. } => {
                 let (stop, shutdown) = Shutdown::channel();
@@ -82,9 +100,24 @@ fn main() -> ExitCode {
                     Err(error) => fail(&error),
                 }
             }
-            Command::Config { .. } | Command::Completions { .. } => ExitCode::SUCCESS,
+            Command::Config { .. }
+            | Command::Completions { .. }
+            | Command::ValidateModuleConfiguration { .. } => ExitCode::SUCCESS,
         }
     })
+}
+
+/// Runs `work` on the async runtime.
+fn block_on(work: impl std::future::Future<Output = ExitCode>) -> ExitCode {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(work),
+        Err(error) => fail(&AppError::Other(format!(
+            "cannot start the async runtime: {error}"
+        ))),
+    }
 }
 
 /// SIGTERM or SIGINT asks the runtime to stop; a second one exits at once.
@@ -94,7 +127,7 @@ async fn forward_stop_signals(stop: tokio::sync::watch::Sender<bool>) {
     let _ = stop.send(true);
     wait_for_signal().await;
     tracing::warn!("second stop request: exiting now");
-    std::process::exit(130);
+    std::process::exit(Exit::Stopped as i32);
 }
 
 #[cfg(unix)]
@@ -134,33 +167,52 @@ fn log_filter(verbosity: i8, rust_log: Option<String>) -> tracing_subscriber::En
         .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(directives))
 }
 
-fn init_logging(format: LogFormat, verbosity: i8, env: &dyn Fn(&str) -> Option<String>) {
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(log_filter(verbosity, env("RUST_LOG")))
-        .with_writer(std::io::stderr);
+/// Logs on stderr (above the live progress display when there is one), and to the Sekoia.io
+/// platform through `platform` when given.
+fn init_logging(
+    format: LogFormat,
+    verbosity: i8,
+    env: &dyn Fn(&str) -> Option<String>,
+    platform: Option<sekoia::logs::PlatformLogLayer>,
+) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let builder = tracing_subscriber::fmt().with_env_filter(log_filter(verbosity, env("RUST_LOG")));
     match format {
-        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Json => builder
+            .with_writer(std::io::stderr)
+            .json()
+            .flatten_event(true)
+            .finish()
+            .with(platform)
+            .init(),
         LogFormat::Text => {
             let color = cli::use_color(std::io::stderr().is_terminal(), env("NO_COLOR").as_deref());
-            builder.with_ansi(color).init()
+            builder
+                .with_writer(render::LogWriter)
+                .with_ansi(color)
+                .finish()
+                .with(platform)
+                .init()
         }
     }
 }
 
-fn report(summary: &Summary, format: LogFormat) {
-    match format {
-        LogFormat::Text => eprintln!("{summary}"),
-        LogFormat::Json => {
-            let fields = serde_json::to_string(summary).unwrap_or_default();
-            tracing::info!(summary = %fields, "sync summary");
-        }
-    }
-}
-
-/// Writes `text` on stdout; a closed stdout (`| head`) is not an error worth a panic.
-fn print_stdout(text: &[u8]) {
+/// Writes `text` on stdout. `Some(exit code)` when stdout was closed by its reader (`| head`):
+/// the program then ends quietly with 128 + SIGPIPE, as if SIGPIPE had ended it (Rust ignores
+/// SIGPIPE, so a closed pipe arrives here as an error instead).
+fn print_stdout(text: &[u8]) -> Option<ExitCode> {
     let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(text).and_then(|()| stdout.flush());
+    match stdout.write_all(text).and_then(|()| stdout.flush()) {
+        Ok(()) => None,
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => {
+            Some(exit_code(Exit::OutputClosed))
+        }
+        Err(error) => {
+            tracing::error!("cannot write to standard output: {error}");
+            Some(exit_code(Exit::Failure))
+        }
+    }
 }
 
 /// `config`: exit 0 when the configuration is valid for `sync` and `run`, 2 when not.
@@ -171,7 +223,9 @@ fn print_config(loaded: &Loaded, json: bool) -> ExitCode {
     } else {
         report.to_text()
     };
-    print_stdout(text.as_bytes());
+    if let Some(closed) = print_stdout(text.as_bytes()) {
+        return closed;
+    }
     if report.valid {
         ExitCode::SUCCESS
     } else {
@@ -187,25 +241,17 @@ fn print_completions(shell: clap_complete::Shell) -> ExitCode {
         "okta-asset-connector",
         &mut script,
     );
-    print_stdout(&script);
-    ExitCode::SUCCESS
+    print_stdout(&script).unwrap_or(ExitCode::SUCCESS)
 }
 
-/// Prints the check report on stdout; exit 0 only when no check failed.
-fn print_check(report: &check::Report, json: bool) -> ExitCode {
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(report).unwrap_or_default()
-        );
+/// Prints the check report on stdout; `Some` only when stdout could not take it.
+fn print_check(report: &check::Report, json: bool) -> Option<ExitCode> {
+    let text = if json {
+        serde_json::to_string_pretty(report).unwrap_or_default() + "\n"
     } else {
-        print!("{}", report.to_text());
-    }
-    if report.success {
-        ExitCode::SUCCESS
-    } else {
-        exit_code(Exit::CheckFailed)
-    }
+        report.to_text()
+    };
+    print_stdout(text.as_bytes())
 }
 
 fn fail(error: &AppError) -> ExitCode {

@@ -150,11 +150,13 @@ impl Check {
         reason: impl Into<String>,
         fix: impl Into<String>,
     ) -> Check {
+        // Reasons quote Okta's and the intake's answers: only sanitised text is printed.
+        let shown = |text: String| crate::text::remote(&text, crate::text::LINE);
         Check {
             name,
             status,
-            reason: reason.into(),
-            fix: fix.into(),
+            reason: shown(reason.into()),
+            fix: shown(fix.into()),
         }
     }
 
@@ -326,6 +328,32 @@ pub async fn run_with_budget(config: &Config, clock: SharedClock, budget: Budget
     checks.push(intake);
     checks.push(state_dir);
     Report::assemble(checks, verdicts::SKIP_NOT_RUN)
+}
+
+/// Why the intake and state directory checks are skipped by [`run_account`].
+pub const SKIP_NOT_ACCOUNT: &str =
+    "not checked: not part of the module account's validation (the connector's intake and state are set up later)";
+
+/// The checks of the Okta account alone (configuration, URL, credential, permissions, rate
+/// limit), within the default [`Budget`]: what the Sekoia.io platform's account validation
+/// asks, when no connector (and so no intake) is configured yet.
+pub async fn run_account(config: &Config, clock: SharedClock) -> Report {
+    let deadline = Deadline::start(clock.clone(), Budget::default());
+    let mut checks = vec![verdicts::config_ok()];
+    checks.extend(okta::checks(config, clock, &deadline).await);
+    Report::assemble(checks, SKIP_NOT_ACCOUNT)
+}
+
+impl Report {
+    /// The first failed check as one line: which check, why, and the fix.
+    pub fn first_failure(&self) -> Option<String> {
+        let check = self.checks.iter().find(|c| c.status == Status::Fail)?;
+        Some(if check.fix.is_empty() {
+            format!("{}: {}", check.name, check.reason)
+        } else {
+            format!("{}: {}; fix: {}", check.name, check.reason, check.fix)
+        })
+    }
 }
 
 #[cfg(test)]

@@ -35,8 +35,18 @@ pub fn probe(dir: &Path) -> StateDirOutcome {
     let written = write_test_file(dir);
     remove_created(&created);
     match written {
-        Ok(()) if created.is_empty() => StateDirOutcome::Writable,
+        Ok(()) if created.is_empty() => trust(dir),
         Ok(()) => StateDirOutcome::Creatable,
+        Err(error) => failure(dir, false, &error),
+    }
+}
+
+/// Whether `sync` will accept the existing directory: the same rules as the state store.
+fn trust(dir: &Path) -> StateDirOutcome {
+    match crate::private_files::check_dir(dir) {
+        Ok(Ok(None)) => StateDirOutcome::Writable,
+        Ok(Ok(Some(exposure))) => StateDirOutcome::Exposed(exposure.to_string()),
+        Ok(Err(refusal)) => StateDirOutcome::Refused(refusal.to_string()),
         Err(error) => failure(dir, false, &error),
     }
 }

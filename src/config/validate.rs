@@ -260,6 +260,12 @@ impl RawConfig {
         settings.format = format;
         settings.batch_size = batch_size;
         settings.gzip = self.gzip.unwrap_or(false);
+        // As the Sekoia.io SDK's asset connectors, so the platform knows who posts.
+        settings.user_agent = self
+            .connector_uuid
+            .as_deref()
+            .filter(|uuid| is_uuid_like(uuid))
+            .map(crate::intake::sekoia_user_agent);
         Ok(Some(settings))
     }
 
@@ -272,7 +278,7 @@ impl RawConfig {
             key: "intake_url",
             hint: "set intake_url (INTAKE_URL, --intake-url), or connector_uuid (CONNECTOR_UUID, --connector-uuid) to post to Sekoia.io, or use `sync --output FILE`",
         })?;
-        if uuid.is_empty() || !uuid.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+        if !is_uuid_like(uuid) {
             return Err(ConfigError::invalid(
                 "connector_uuid",
                 "expected the asset connector's UUID (hexadecimal digits and -), e.g. 6f3b0a6e-2a8e-4f5b-9d3c-0e7a1c2b4d5f",
@@ -287,6 +293,12 @@ impl RawConfig {
             base.trim().trim_end_matches('/')
         ))
     }
+}
+
+/// Hexadecimal digits and `-`: what a connector UUID is made of (and nothing that would need
+/// escaping in a URL path or a header).
+fn is_uuid_like(text: &str) -> bool {
+    !text.is_empty() && text.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
 }
 
 /// `value` within `range`, else an error stating it (numbers are not secrets).

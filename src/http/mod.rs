@@ -14,6 +14,6 @@ pub mod transport;
 
 pub use retry::{GaveUp, Retried, RetryAction, RetryCounts, RetryLogic, RetryPolicy};
 pub use transport::{
-    cause_text, display_url, shown_url, Answer, BodyLimit, Incoming, Transport, TransportError,
-    TransportSettings, USER_AGENT,
+    cause_text, display_url, is_unknown_host, shown_url, Answer, BodyLimit, Incoming, Transport,
+    TransportError, TransportSettings, USER_AGENT,
 };

@@ -242,6 +242,22 @@ pub fn cause_text(error: &reqwest::Error) -> String {
     text
 }
 
+/// Whether a failure's cause text (see [`cause_text`]) is the resolver's definitive answer that
+/// the host name does not exist, as opposed to a resolver that could not answer now ("Temporary
+/// failure in name resolution", which is worth retrying). The texts are getaddrinfo's: glibc's
+/// EAI_NONAME and EAI_NODATA, musl's EAI_NONAME, and the BSD/macOS one. A name that does not
+/// exist will not start to within the seconds a retry schedule waits: a typo in a URL is
+/// reported at once instead of after a minute of retries.
+pub fn is_unknown_host(detail: &str) -> bool {
+    const NO_SUCH_NAME: [&str; 4] = [
+        "Name or service not known",
+        "No address associated with hostname",
+        "Name does not resolve",
+        "nodename nor servname provided, or not known",
+    ];
+    detail.contains("dns error") && NO_SUCH_NAME.iter().any(|text| detail.contains(text))
+}
+
 /// A URL as it may appear in an error or a log line: no user info, no fragment, at most a few
 /// hundred characters. The query stays: every Okta query is the connector's own (a search
 /// expression, a page size) or an opaque cursor, and it tells which page failed; credentials
@@ -297,6 +313,21 @@ mod tests {
         let shown = display_url(&url);
         assert_eq!(shown.chars().count(), MAX_URL_CHARS + 1);
         assert!(shown.ends_with('…'));
+    }
+
+    #[test]
+    fn unknown_hosts_are_told_from_resolvers_that_could_not_answer() {
+        let glibc = "connection failed: client error (Connect): dns error: failed to lookup address information: Name or service not known";
+        assert!(is_unknown_host(glibc));
+        assert!(is_unknown_host(
+            "connection failed: dns error: failed to lookup address information: Name does not resolve"
+        ));
+        assert!(!is_unknown_host(
+            "connection failed: dns error: failed to lookup address information: Temporary failure in name resolution"
+        ));
+        assert!(!is_unknown_host(
+            "connection failed: tcp connect error: Connection refused (os error 111)"
+        ));
     }
 
     #[test]

@@ -11,7 +11,8 @@ pub(crate) const SEKOIA_HEAD: &[u8] = br#"{"version":1,"items":["#;
 /// Closing of a `sekoia` envelope.
 pub(crate) const SEKOIA_TAIL: &[u8] = b"]}";
 
-/// The wire format of the intake (BRIEF §6, "Envelopes").
+/// The wire format of the intake: Sekoia.io's JSON envelope, or OCSF NDJSON for generic HTTP
+/// collectors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Format {
     /// `{"version":1,"items":[event, ...]}` as `application/json`: Sekoia.io's asset-connector API.

@@ -41,7 +41,7 @@ pub enum IntakeError {
         url: String,
     },
     /// Writing `--output` failed.
-    #[error("cannot write {what}: {source} (check the path and free space)")]
+    #[error("cannot write {what}: {source}{}", io_hint(source))]
     Io {
         what: String,
         #[source]
@@ -66,6 +66,16 @@ impl IntakeError {
     }
 }
 
+/// What to check after an `--output` failure (a missing directory explains itself).
+fn io_hint(source: &std::io::Error) -> &'static str {
+    match source.kind() {
+        std::io::ErrorKind::NotFound => "",
+        std::io::ErrorKind::PermissionDenied => " (check the permissions of the path)",
+        std::io::ErrorKind::BrokenPipe => " (the reader of the output went away)",
+        _ => " (check the path and free space)",
+    }
+}
+
 fn reject_hint(status: u16) -> &'static str {
     match status {
         404 => "check intake_url / connector_uuid: the intake does not know this connector",
@@ -79,7 +89,8 @@ fn reject_hint(status: u16) -> &'static str {
 
 /// Makes a response body fit for an error message: the `message` / `error` / `detail` string of
 /// a JSON body when there is one, else the body as lossy UTF-8; `secret` removed (as typed or
-/// encoded, see [`scrub`]), whitespace collapsed, at most [`MAX_MESSAGE_CHARS`] characters.
+/// encoded, see [`scrub`]), whitespace collapsed, control characters escaped and at most
+/// [`MAX_MESSAGE_CHARS`] characters (the intake's text is remote text: see [`crate::text`]).
 pub(crate) fn quote_body(body: &[u8], secret: &str) -> String {
     let text = json_message(body).unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
     let text = scrub(&text, secret);
@@ -87,10 +98,7 @@ pub(crate) fn quote_body(body: &[u8], secret: &str) -> String {
     if collapsed.is_empty() {
         return "(empty response body)".into();
     }
-    match collapsed.char_indices().nth(MAX_MESSAGE_CHARS) {
-        Some((cut, _)) => format!("{}…", &collapsed[..cut]),
-        None => collapsed,
-    }
+    crate::text::remote(&collapsed, MAX_MESSAGE_CHARS)
 }
 
 /// `text` with every occurrence of `secret` replaced by `[redacted]`, whether an echo wrote it

@@ -7,12 +7,17 @@
 //!
 //! A file is written to a temporary file beside the target and renamed over it only by
 //! [`FileOutput::finish`], after an fsync: a failed or killed run never leaves a half file (the
-//! temporary file is removed on drop). Writes are synchronous: they are small and sequential,
-//! and the caller delivers one batch at a time anyway.
+//! temporary file is removed on drop). The events are people's data, and the directory may be
+//! shared: the temporary file gets a random name (`.NAME.XXXXXX.tmp`), is created with `O_EXCL`
+//! (a symbolic link or a file planted under that name is never followed nor reused) and mode
+//! `0600`, so the output is private to the user that ran the connector. Writes are synchronous:
+//! they are small and sequential, and the caller delivers one batch at a time anyway.
 
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
+
+use tempfile::NamedTempFile;
 
 use super::batcher::Batch;
 use super::envelope::Format;
@@ -29,8 +34,8 @@ pub struct FileOutput {
 enum Target {
     Stdout(BufWriter<io::Stdout>),
     File {
-        writer: Option<BufWriter<File>>,
-        temp: PathBuf,
+        /// The temporary file (removed when dropped unfinished).
+        writer: Option<BufWriter<NamedTempFile>>,
         path: PathBuf,
     },
 }
@@ -72,28 +77,44 @@ impl FileOutput {
         if path.is_dir() {
             return Err(io_error("output file", io::Error::other("is a directory")));
         }
-        let mut temp_name = std::ffi::OsString::from(".");
-        temp_name.push(name);
-        temp_name.push(format!(".{}.tmp", std::process::id()));
-        let temp = path.with_file_name(temp_name);
-        let file = File::create(&temp).map_err(|e| io_error("a temporary file beside", e))?;
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        let mut prefix = std::ffi::OsString::from(".");
+        prefix.push(name);
+        prefix.push(".");
+        let temp = tempfile::Builder::new()
+            .prefix(&prefix)
+            .suffix(".tmp")
+            .tempfile_in(dir)
+            .map_err(|e| io_error("a temporary file beside", e))?;
         Ok(FileOutput {
             format,
             target: Target::File {
-                writer: Some(BufWriter::with_capacity(1 << 16, file)),
-                temp,
+                writer: Some(BufWriter::with_capacity(1 << 16, temp)),
                 path,
             },
             written: 0,
         })
     }
 
-    /// `-` means stdout, anything else a file path.
+    /// `-` means stdout, anything else a file path. A path whose directory does not exist is
+    /// refused before anything is read from Okta.
     pub fn open(target: &str, format: Format) -> Result<FileOutput, IntakeError> {
         if target == "-" {
             Ok(FileOutput::stdout(format))
         } else {
+            check_directory(Path::new(target))?;
             FileOutput::create(target, format)
+        }
+    }
+
+    /// Where the events go, for messages: the path, or `standard output`.
+    pub fn destination(&self) -> String {
+        match &self.target {
+            Target::Stdout(_) => "standard output".to_string(),
+            Target::File { path, .. } => path.display().to_string(),
         }
     }
 
@@ -130,8 +151,8 @@ impl FileOutput {
     pub fn finish(mut self) -> Result<(), IntakeError> {
         let result = match &mut self.target {
             Target::Stdout(out) => out.flush(),
-            Target::File { writer, temp, path } => match writer.take() {
-                Some(w) => finish_file(w, temp, path),
+            Target::File { writer, path } => match writer.take() {
+                Some(w) => finish_file(w, path),
                 None => Ok(()),
             },
         };
@@ -147,11 +168,32 @@ impl FileOutput {
     }
 }
 
-fn finish_file(writer: BufWriter<File>, temp: &Path, path: &Path) -> io::Result<()> {
-    let file = writer.into_inner().map_err(|e| e.into_error())?;
-    file.sync_all()?;
-    drop(file);
-    fs::rename(temp, path)?;
+/// The usual `--output` mistake (a typo, a directory not created yet) named as such, rather
+/// than as the temporary file's "No such file or directory".
+fn check_directory(path: &Path) -> Result<(), IntakeError> {
+    let directory = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    if directory.is_dir() {
+        return Ok(());
+    }
+    Err(IntakeError::Io {
+        what: format!("output file {}", path.display()),
+        source: io::Error::new(
+            io::ErrorKind::NotFound,
+            format!(
+                "the directory {} does not exist; create it or choose another path",
+                directory.display()
+            ),
+        ),
+    })
+}
+
+fn finish_file(writer: BufWriter<NamedTempFile>, path: &Path) -> io::Result<()> {
+    let temp = writer.into_inner().map_err(|e| e.into_error())?;
+    temp.as_file().sync_all()?;
+    temp.persist(path).map_err(|e| e.error)?;
     // Make the rename itself durable (best effort: not every platform opens directories).
     if let Some(dir) = path.parent() {
         let dir = if dir.as_os_str().is_empty() {
@@ -166,23 +208,10 @@ fn finish_file(writer: BufWriter<File>, temp: &Path, path: &Path) -> io::Result<
     Ok(())
 }
 
-impl Drop for FileOutput {
-    fn drop(&mut self) {
-        // Not finished: remove the partial temporary file, leave any previous output alone.
-        if let Target::File {
-            writer: Some(_),
-            temp,
-            ..
-        } = &mut self.target
-        {
-            let _ = fs::remove_file(temp);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     fn batch(events: &[&str]) -> Batch {
         Batch::from_items(events.iter().map(|e| e.as_bytes().to_vec()).collect())
@@ -235,6 +264,60 @@ mod tests {
         drop(out);
         assert_eq!(fs::read_to_string(&path).unwrap(), "previous run\n");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_temporary_file_has_a_random_name_and_the_output_is_private() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.json");
+        // A previous output readable by everyone: replaced by a private one.
+        fs::write(&path, "previous run\n").unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        let mut names = std::collections::BTreeSet::new();
+        let mut outputs = Vec::new();
+        for _ in 0..3 {
+            let mut out = FileOutput::create(&path, Format::Sekoia).unwrap();
+            out.write(batch(&[r#"{"a":1}"#])).unwrap();
+            outputs.push(out);
+        }
+        for entry in fs::read_dir(dir.path()).unwrap() {
+            let entry = entry.unwrap();
+            let name = entry.file_name().into_string().unwrap();
+            if name == "out.json" {
+                continue;
+            }
+            assert!(
+                name.starts_with(".out.json.") && name.ends_with(".tmp"),
+                "{name}"
+            );
+            assert!(!name.contains(&std::process::id().to_string()), "{name}");
+            assert_eq!(entry.metadata().unwrap().mode() & 0o777, 0o600, "{name}");
+            names.insert(name);
+        }
+        assert_eq!(names.len(), 3, "a new random name each time: {names:?}");
+        for out in outputs {
+            out.finish().unwrap();
+        }
+        let meta = fs::metadata(&path).unwrap();
+        assert_eq!(meta.mode() & 0o777, 0o600);
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_link_planted_at_the_target_is_replaced_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        fs::write(&victim, "keep me\n").unwrap();
+        let path = dir.path().join("out.json");
+        std::os::unix::fs::symlink(&victim, &path).unwrap();
+        let mut out = FileOutput::create(&path, Format::Ocsf).unwrap();
+        out.write(batch(&[r#"{"a":1}"#])).unwrap();
+        out.finish().unwrap();
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "keep me\n");
+        assert!(fs::symlink_metadata(&path).unwrap().file_type().is_file());
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! a batch the intake refuses as too large (413).
 
 use std::io::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -9,6 +11,7 @@ use flate2::write::GzEncoder;
 use flate2::Compression;
 use reqwest::header::{
     HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, DATE, RETRY_AFTER,
+    USER_AGENT as USER_AGENT_HEADER,
 };
 use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
@@ -21,7 +24,9 @@ use super::retry::{decide, retry_after, Decision};
 use super::{Delivered, IntakeSettings};
 use crate::clock::SharedClock;
 use crate::http::retry::{self, GaveUp, RetryAction, RetryLogic, RetryPolicy};
-use crate::http::{shown_url, Answer, BodyLimit, Transport, TransportError, TransportSettings};
+use crate::http::{
+    is_unknown_host, shown_url, Answer, BodyLimit, Transport, TransportError, TransportSettings,
+};
 
 pub use crate::http::USER_AGENT;
 
@@ -38,12 +43,24 @@ pub struct HttpIntake {
     api_key: SecretString,
     /// `Bearer <key>`, marked sensitive (hyper and reqwest then never print it).
     authorization: HeaderValue,
+    /// Replaces the transport's `User-Agent` when set (boxed: rarely set, and it keeps the
+    /// sink's variants of similar sizes).
+    user_agent: Option<Box<HeaderValue>>,
     format: Format,
     gzip: bool,
     timeout: Duration,
     policy: RetryPolicy,
     clock: SharedClock,
+    /// Makes an event the intake refused alone as too large smaller, if it can.
+    shrink: Option<Shrink>,
+    /// Retries of every request so far, whatever became of the batch: a batch that finally
+    /// failed took retries too, and the run summary must count them.
+    retries: Arc<AtomicU64>,
 }
+
+/// Makes one serialised event smaller (`None` when it cannot): see
+/// [`HttpIntake::shrink_oversized_with`].
+pub type Shrink = fn(&[u8]) -> Option<Vec<u8>>;
 
 impl std::fmt::Debug for HttpIntake {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -106,6 +123,11 @@ impl HttpIntake {
             url: settings.url,
             api_key,
             authorization,
+            user_agent: settings
+                .user_agent
+                .as_deref()
+                .and_then(|agent| HeaderValue::from_str(agent).ok())
+                .map(Box::new),
             format: settings.format,
             gzip: settings.gzip,
             timeout: settings.timeout,
@@ -116,7 +138,23 @@ impl HttpIntake {
                 max_waits: 0,
             },
             clock,
+            shrink: None,
+            retries: Arc::default(),
         })
+    }
+
+    /// An event the intake refuses alone as too large (413) is sent again as `shrink` makes it,
+    /// until the intake takes it or `shrink` has nothing left to remove; each one is logged and
+    /// counted in [`Delivered::shrunk`]. Without this, such an event fails the delivery with
+    /// [`IntakeError::TooLarge`], every time.
+    pub fn shrink_oversized_with(mut self, shrink: Shrink) -> HttpIntake {
+        self.shrink = Some(shrink);
+        self
+    }
+
+    /// Retries made so far by this sender and its clones (every batch, delivered or not).
+    pub fn retries(&self) -> u64 {
+        self.retries.load(Ordering::Relaxed)
     }
 
     pub fn format(&self) -> Format {
@@ -137,18 +175,35 @@ impl HttpIntake {
     pub async fn deliver(&self, batch: Batch) -> Result<Delivered, IntakeError> {
         let mut done = Delivered::default();
         let mut too_large: Option<(usize, Option<String>)> = None;
-        // A stack of batches still to send; the first half is on top, so order is kept.
-        let mut pending = vec![batch];
-        while let Some(batch) = pending.pop() {
+        // A stack of batches still to send; the first half is on top, so order is kept. The
+        // flag marks a single event already made smaller.
+        let mut pending = vec![(batch, false)];
+        while let Some((batch, shrunk)) = pending.pop() {
             if batch.is_empty() {
                 continue;
             }
             let body = self.encode(&batch)?;
             match self.send(body, &mut done).await? {
-                Outcome::Acknowledged => done.items += batch.len(),
+                Outcome::Acknowledged => {
+                    done.items += batch.len();
+                    done.shrunk += u32::from(shrunk);
+                }
                 Outcome::TooLarge(bytes) if batch.len() == 1 => {
-                    tracing::error!(bytes, "intake refused a single event as too large (413)");
-                    too_large.get_or_insert_with(|| (bytes, user_uid(&batch.items[0])));
+                    match self.shrink.and_then(|shrink| shrink(&batch.items[0])) {
+                        Some(smaller) => {
+                            tracing::warn!(kind = "oversized_events", bytes, smaller = smaller.len(),
+                                user = user_uid(&batch.items[0]).as_deref().unwrap_or("unknown"),
+                                "intake refused a single event as too large (413); sending it again with fewer groups, marked as truncated");
+                            pending.push((Batch::from_items(vec![smaller]), true));
+                        }
+                        None => {
+                            tracing::error!(
+                                bytes,
+                                "intake refused a single event as too large (413)"
+                            );
+                            too_large.get_or_insert_with(|| (bytes, user_uid(&batch.items[0])));
+                        }
+                    }
                 }
                 Outcome::TooLarge(bytes) => {
                     tracing::info!(
@@ -158,8 +213,8 @@ impl HttpIntake {
                     );
                     done.splits += 1;
                     let (first, second) = batch.split();
-                    pending.push(second);
-                    pending.push(first);
+                    pending.push((second, false));
+                    pending.push((first, false));
                 }
             }
         }
@@ -220,6 +275,9 @@ impl HttpIntake {
         if self.gzip {
             request = request.header(CONTENT_ENCODING, "gzip");
         }
+        if let Some(agent) = &self.user_agent {
+            request = request.header(USER_AGENT_HEADER, HeaderValue::clone(agent));
+        }
         let incoming = self.transport.send(request.body(body.clone())).await?;
         incoming.read(BodyLimit::Head(MAX_RESPONSE_BYTES)).await
     }
@@ -232,6 +290,8 @@ impl HttpIntake {
         let sent = retry::run(&self.policy, self.clock.as_ref(), &mut logic, body).await;
         done.requests += sent.counts.attempts;
         done.retries += sent.counts.retries;
+        self.retries
+            .fetch_add(u64::from(sent.counts.retries), Ordering::Relaxed);
         match sent.result {
             Ok(outcome) => {
                 if let Outcome::Acknowledged = outcome {
@@ -281,6 +341,15 @@ impl HttpIntake {
     fn transport_failure(&self, error: TransportError) -> Failure {
         let url = self.shown_url.clone();
         match error {
+            // A host name that does not exist will not start to within a retry schedule.
+            TransportError::Unreachable(message) if is_unknown_host(&message) => {
+                Failure::Final(IntakeError::Exhausted {
+                    status: None,
+                    attempts: 1,
+                    last: message,
+                    url,
+                })
+            }
             TransportError::Unreachable(message) => Failure::Transient {
                 status: None,
                 message,
@@ -371,27 +440,35 @@ impl RetryLogic for Post<'_> {
         }
     }
 
+    /// As for Okta: the first retry of a body is a warning, later ones are debug lines (`-v`);
+    /// the summary counts every retry, and a final failure says how many attempts it took.
     fn on_backoff(&mut self, attempt: u32, wait: Duration, asked: bool, error: &Failure) {
         let wait_ms = wait.as_millis() as u64;
         // The response body is not logged (it may echo what we sent); network errors are.
-        match error {
+        let (status, cause) = match error {
             Failure::Transient {
                 status: Some(status),
                 ..
-            } => tracing::warn!(
+            } => (Some(*status), format!("HTTP {status}")),
+            Failure::Transient { message, .. } => (None, message.clone()),
+            Failure::Final(_) => return,
+        };
+        if attempt == 1 {
+            tracing::warn!(
                 status,
                 attempt,
                 wait_ms,
                 retry_after = asked,
-                "intake request failed; retrying"
-            ),
-            Failure::Transient { message, .. } => tracing::warn!(
-                error = %message,
+                "intake request failed, retrying: {cause}"
+            );
+        } else {
+            tracing::debug!(
+                status,
                 attempt,
                 wait_ms,
-                "intake request failed; retrying"
-            ),
-            Failure::Final(_) => {}
+                retry_after = asked,
+                "intake request failed again, retrying: {cause}"
+            );
         }
     }
 }
@@ -406,7 +483,8 @@ fn user_uid(event: &[u8]) -> Option<String> {
     struct User {
         uid: Option<String>,
     }
-    serde_json::from_slice::<Event>(event).ok()?.user?.uid
+    let uid = serde_json::from_slice::<Event>(event).ok()?.user?.uid?;
+    Some(crate::text::remote(&uid, crate::text::WORD))
 }
 
 #[cfg(test)]

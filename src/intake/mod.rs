@@ -1,4 +1,4 @@
-//! Delivery of OCSF events to the intake (BRIEF §6 "Envelopes", §7).
+//! Delivery of OCSF events to the intake, with nothing lost: batches, envelopes, retries.
 //!
 //! The mapper hands over serialized events; this module batches them ([`Batcher`], capped by
 //! count and body bytes), wraps each batch in the configured envelope ([`Format`]: the `sekoia`
@@ -67,6 +67,14 @@ pub struct IntakeSettings {
     pub timeout: Duration,
     /// Retries of 408/429/5xx/network errors.
     pub backoff: BackoffPolicy,
+    /// `User-Agent` of the requests, when not the connector's own (see [`sekoia_user_agent`]).
+    pub user_agent: Option<String>,
+}
+
+/// The `User-Agent` the Sekoia.io SDK's asset connectors send to the asset-connector API:
+/// `sekoiaio-asset-connector-{connector uuid}`.
+pub fn sekoia_user_agent(connector_uuid: &str) -> String {
+    format!("sekoiaio-asset-connector-{connector_uuid}")
 }
 
 impl std::fmt::Debug for IntakeSettings {
@@ -80,12 +88,14 @@ impl std::fmt::Debug for IntakeSettings {
             .field("gzip", &self.gzip)
             .field("timeout", &self.timeout)
             .field("backoff", &self.backoff)
+            .field("user_agent", &self.user_agent)
             .finish()
     }
 }
 
 impl IntakeSettings {
-    /// Settings with every default (BRIEF §2, §7) for `url` and `api_key`.
+    /// Settings with every default (the configuration's documented defaults: batches of 100, 4 MiB,
+    /// no gzip, 30 s per request, the standard backoff) for `url` and `api_key`.
     pub fn new(url: Url, api_key: SecretString) -> IntakeSettings {
         IntakeSettings {
             url,
@@ -96,6 +106,7 @@ impl IntakeSettings {
             gzip: false,
             timeout: DEFAULT_TIMEOUT,
             backoff: BackoffPolicy::default(),
+            user_agent: None,
         }
     }
 
@@ -118,6 +129,9 @@ pub struct Delivered {
     pub retries: u32,
     /// Batches split in two after a 413.
     pub splits: u32,
+    /// Events the intake refused alone as too large, acknowledged once made smaller (see
+    /// [`HttpIntake::shrink_oversized_with`]).
+    pub shrunk: u32,
 }
 
 impl std::ops::AddAssign for Delivered {
@@ -127,6 +141,7 @@ impl std::ops::AddAssign for Delivered {
         self.requests += other.requests;
         self.retries += other.retries;
         self.splits += other.splits;
+        self.shrunk += other.shrunk;
     }
 }
 
@@ -152,6 +167,23 @@ impl Sink {
         match self {
             Sink::Http(_) => Ok(()),
             Sink::File(file) => file.finish(),
+        }
+    }
+
+    /// Retries made so far (every batch, delivered or not; none for a file).
+    pub fn retries(&self) -> u64 {
+        match self {
+            Sink::Http(http) => http.retries(),
+            Sink::File(_) => 0,
+        }
+    }
+
+    /// Where the events go, for messages: the intake URL (no query, no credentials), the
+    /// output file, or `standard output`.
+    pub fn destination(&self) -> String {
+        match self {
+            Sink::Http(http) => http.url().to_string(),
+            Sink::File(file) => file.destination(),
         }
     }
 

@@ -24,7 +24,9 @@ pub enum Decision {
     Reject,
 }
 
-/// The decision table of BRIEF §7.
+/// The decision table: 2xx acknowledged; 408, 429 and 5xx retried (a busy or failing intake may
+/// recover); 413 split (the body, not the events, is too large); 401/403 refused (the key);
+/// anything else stops the cycle with the intake's message.
 pub fn decide(status: u16) -> Decision {
     match status {
         200..=299 => Decision::Acknowledged,

@@ -1,5 +1,5 @@
 //! Okta user + enrichment → OCSF 1.8.0 "User Inventory Info" event (class 5003, activity 2
-//! Collect), exactly as the table in BRIEF §6.
+//! Collect), field by field as docs/mapping.md lists.
 //!
 //! Pure: no I/O, no clock (the collection time comes in [`MapContext`]), no globals, so it can be
 //! tested and fuzzed alone. [`map_user`] borrows from its inputs and allocates nothing; the only
@@ -7,7 +7,7 @@
 //!
 //! # Rules that keep the output true and valid
 //!
-//! - **Unknown stays unknown** (BRIEF §5): `Enrichment::is_admin == None` omits `user.type_id` /
+//! - **Unknown stays unknown** (a failed call is no evidence): `Enrichment::is_admin == None` omits `user.type_id` /
 //!   `user.type`; `has_mfa == None` omits `user.has_mfa`; `groups == None` omits `user.groups`.
 //!   A *known* empty membership (`Some(&[])`) is written as `"groups": []`: it is a true statement
 //!   and the only way to tell the platform that a user left their last group (an omitted field
@@ -67,6 +67,7 @@
 //!   `sekoia` output format.
 
 mod event;
+pub mod oversized;
 
 use jiff::Timestamp;
 

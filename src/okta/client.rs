@@ -21,6 +21,7 @@ use crate::clock::SharedClock;
 use crate::http::retry::{self, GaveUp, RetryAction, RetryLogic};
 use crate::http::{display_url, BodyLimit, Transport, TransportSettings};
 use crate::okta::model::ErrorBody;
+use crate::text;
 
 /// An answer read into memory.
 #[derive(Debug, Clone)]
@@ -37,7 +38,7 @@ impl Response {
         self.headers
             .get("x-okta-request-id")
             .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
+            .map(|id| text::remote(id, text::WORD))
     }
 }
 
@@ -112,8 +113,17 @@ impl OktaClient {
         url
     }
 
+    /// Requests, 429s, retries and rate-limit waits so far.
     pub fn stats(&self) -> StatsSnapshot {
-        self.inner.stats.snapshot()
+        let mut snapshot = self.inner.stats.snapshot();
+        snapshot.rate_limit_wait = self.inner.limiter.waited();
+        snapshot.rate_limit_wait_by_bucket = self.inner.limiter.waited_by_bucket();
+        snapshot
+    }
+
+    /// The fraction of each bucket's advertised limit this client allows itself.
+    pub fn rate_limit_share(&self) -> f64 {
+        self.inner.settings.rate_limit_share
     }
 
     /// Okta's clock as of the latest answer (its `Date` header), falling back to the local
@@ -316,7 +326,7 @@ impl RetryLogic for Get<'_> {
                 RetryAction::Fail(error)
             }
             Decision::WaitForReset(wait) => {
-                inner.stats.count_quota_429();
+                inner.stats.count_quota_429(self.bucket);
                 warn_rate_limited(&response, self.bucket, wait, now);
                 self.note_failed_answer(&response);
                 // Other requests to this bucket wait too.
@@ -334,7 +344,7 @@ impl RetryLogic for Get<'_> {
                 RetryAction::Modified(error_from_response(&response))
             }
             Decision::ReduceConcurrency => {
-                inner.stats.count_concurrency_429();
+                inner.stats.count_concurrency_429(self.bucket);
                 inner.concurrency.on_violation();
                 tracing::warn!(bucket = self.bucket.name(), concurrency = inner.concurrency.current_limit(),
                     request_id = ?response.request_id(), "Okta concurrency limit reached; lowering concurrency");
@@ -354,9 +364,20 @@ impl RetryLogic for Get<'_> {
         }
     }
 
+    /// The first retry of a request is a warning that says what failed and that it is being
+    /// retried; later ones are debug lines (`-v`): an outage would otherwise print one long line
+    /// per attempt and per request in flight, and the final error already says how many
+    /// attempts were made.
     fn on_backoff(&mut self, attempt: u32, delay: Duration, _asked: bool, error: &OktaError) {
-        tracing::warn!(url = %self.shown_url, attempt, delay_ms = delay.as_millis() as u64,
-            error = %error, "Okta request failed; retrying");
+        let delay_ms = delay.as_millis() as u64;
+        let max_attempts = self.inner.settings.retry_policy().backoff.max_retries as u64 + 1;
+        if attempt == 1 {
+            tracing::warn!(url = %self.shown_url, attempt, max_attempts, delay_ms,
+                "Okta request failed, retrying: {}", error.short_cause());
+        } else {
+            tracing::debug!(url = %self.shown_url, attempt, max_attempts, delay_ms,
+                "Okta request failed again, retrying: {}", error.short_cause());
+        }
     }
 }
 
@@ -380,15 +401,20 @@ pub(crate) fn same_origin(url: &Url, origin: &Url) -> bool {
         && url.password().is_none()
 }
 
+/// The error of a non-2xx answer. Okta's code and summary are remote text: sanitised here, where
+/// they are parsed, so that no error message can steer a terminal or forge a log line.
 fn error_from_response(response: &Response) -> OktaError {
     let body: ErrorBody = serde_json::from_slice(&response.body).unwrap_or_default();
-    let summary = body.error_summary.or_else(|| {
-        let looks_like_html = response.body.trim_ascii_start().starts_with(b"<");
-        looks_like_html.then(|| "the answer is an HTML page, not the Okta API".to_string())
-    });
+    let summary = match body.error_summary {
+        Some(summary) => Some(text::remote(&summary, text::MESSAGE)),
+        None => {
+            let looks_like_html = response.body.trim_ascii_start().starts_with(b"<");
+            looks_like_html.then(|| "the answer is an HTML page, not the Okta API".to_string())
+        }
+    };
     OktaError::Api(Box::new(ApiError {
         status: response.status,
-        code: body.error_code,
+        code: body.error_code.map(|code| text::remote(&code, text::WORD)),
         summary,
         request_id: response.request_id(),
         url: display_url(&response.url),

@@ -92,7 +92,7 @@ impl OktaClient {
         let response = self.get(self.url(&path, &[])).await?;
         serde_json::from_slice(&response.body).map_err(|e| OktaError::InvalidBody {
             url: display_url(&response.url),
-            detail: e.to_string(),
+            detail: crate::text::remote(&e.to_string(), crate::text::MESSAGE),
             request_id: response.request_id(),
         })
     }

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use crate::http::{display_url, TransportError};
+use crate::http::{display_url, is_unknown_host, TransportError};
 
 /// An error answer from the Okta API.
 #[derive(Debug, Clone, PartialEq)]
@@ -82,7 +82,7 @@ pub enum OktaError {
     #[error("{0}")]
     Api(Box<ApiError>),
 
-    #[error("cannot reach Okta at {url}: {detail}; hint: check base_url, DNS, proxy and firewall (HTTPS port 443 must be open)")]
+    #[error("{}", transport_message(url, detail))]
     Transport { url: String, detail: String },
 
     #[error("Okta response for {url} is larger than the {limit} byte limit; hint: a proxy may be answering instead of Okta")]
@@ -156,6 +156,54 @@ impl OktaError {
     }
 }
 
+/// A failure to get an answer: an unknown host is named as such (it is a configuration mistake,
+/// not an outage); anything else says what failed and where to look.
+fn transport_message(url: &str, detail: &str) -> String {
+    if is_unknown_host(detail) {
+        let host = url::Url::parse(url)
+            .ok()
+            .and_then(|url| url.host_str().map(str::to_string))
+            .unwrap_or_else(|| url.to_string());
+        let answer = detail.rsplit(": ").next().unwrap_or(detail);
+        return format!("the Okta host {host} does not resolve (DNS: {answer}); hint: check base_url (e.g. https://acme.okta.com) and this machine's DNS");
+    }
+    format!("cannot reach Okta at {url}: {detail}; hint: check base_url, DNS, proxy and firewall (HTTPS port 443 must be open)")
+}
+
+impl OktaError {
+    /// The token was refused or the Okta host does not resolve: every request of a cycle fails
+    /// the same way. Steps that would otherwise degrade to a warning ("admin detection is off")
+    /// leave it to the cycle's own error, so the operator reads the cause first.
+    pub fn affects_every_request(&self) -> bool {
+        match self {
+            OktaError::Exhausted { last, .. } => last.affects_every_request(),
+            OktaError::Api(api) => api.status == 401,
+            OktaError::Transport { detail, .. } => is_unknown_host(detail),
+            OktaError::Token(_) => true,
+            _ => false,
+        }
+    }
+
+    /// The cause alone, without the hint: for retry log lines, where the hint would be repeated
+    /// on every attempt.
+    pub fn short_cause(&self) -> String {
+        match self {
+            OktaError::Transport { detail, .. } => detail.clone(),
+            OktaError::Api(api) => {
+                let mut text = format!("HTTP {}", api.status);
+                if let Some(code) = &api.code {
+                    text.push_str(&format!(" {code}"));
+                }
+                if let Some(summary) = &api.summary {
+                    text.push_str(&format!(" ({summary})"));
+                }
+                text
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
 fn request_id_suffix(request_id: &Option<String>) -> String {
     request_id
         .as_ref()
@@ -226,6 +274,24 @@ impl fmt::Display for TokenError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unknown_host_is_one_short_sentence_naming_the_host() {
+        let error = OktaError::Transport {
+            url: "https://acme.okta.co/api/v1/groups?limit=200".into(),
+            detail: "connection failed: client error (Connect): dns error: failed to lookup address information: Name or service not known".into(),
+        };
+        let text = error.to_string();
+        assert_eq!(text, "the Okta host acme.okta.co does not resolve (DNS: Name or service not known); hint: check base_url (e.g. https://acme.okta.com) and this machine's DNS");
+        assert!(error.affects_every_request());
+        let refused = OktaError::Transport {
+            url: "https://acme.okta.com/x".into(),
+            detail: "connection failed: tcp connect error: Connection refused (os error 111)"
+                .into(),
+        };
+        assert!(refused.to_string().starts_with("cannot reach Okta at"));
+        assert!(!refused.affects_every_request());
+    }
 
     #[test]
     fn token_errors_carry_a_hint() {

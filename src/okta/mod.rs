@@ -27,4 +27,4 @@ pub use client::{OktaClient, OktaSettings, Response};
 pub use error::{ApiError, OktaError, TokenError};
 pub use paging::{OnEmptyPage, Page, PageLimits, Pager};
 pub use rate_limit::Bucket;
-pub use stats::StatsSnapshot;
+pub use stats::{StatsSnapshot, Throttled};

@@ -255,7 +255,7 @@ fn parse_items<T: DeserializeOwned>(
             Ok(item) => items.push(item),
             Err(error) => {
                 skipped += 1;
-                tracing::warn!(url = %display_url(&response.url), %error, "skipped a record Okta sent that could not be read");
+                tracing::warn!(url = %display_url(&response.url), error = %crate::text::remote(&error.to_string(), crate::text::MESSAGE), "skipped a record Okta sent that could not be read");
             }
         }
     }
@@ -265,7 +265,7 @@ fn parse_items<T: DeserializeOwned>(
 fn invalid_body(response: &Response, error: serde_json::Error) -> OktaError {
     OktaError::InvalidBody {
         url: display_url(&response.url),
-        detail: error.to_string(),
+        detail: crate::text::remote(&error.to_string(), crate::text::MESSAGE),
         request_id: response.request_id(),
     }
 }

@@ -18,6 +18,7 @@ use jiff::Timestamp;
 use reqwest::header::HeaderMap;
 use tokio::sync::Notify;
 
+use super::stats::WaitMeters;
 use crate::clock::SharedClock;
 
 /// Okta's rate-limit families (not per path).
@@ -184,6 +185,8 @@ pub struct RateLimiter {
     share: f64,
     clock: SharedClock,
     buckets: Mutex<HashMap<Bucket, BucketState>>,
+    /// How long requests were held back: overall and per bucket.
+    waits: Mutex<WaitMeters>,
 }
 
 impl std::fmt::Debug for RateLimiter {
@@ -201,6 +204,7 @@ impl RateLimiter {
             share: share.clamp(0.01, 1.0),
             clock,
             buckets: Mutex::new(HashMap::new()),
+            waits: Mutex::default(),
         }
     }
 
@@ -211,9 +215,33 @@ impl RateLimiter {
             let wait = self.try_reserve(bucket);
             match wait {
                 None => return,
-                Some(wait) => self.clock.sleep(wait).await,
+                Some(wait) => {
+                    self.note_wait(bucket, wait);
+                    self.clock.sleep(wait).await
+                }
             }
         }
+    }
+
+    /// Counts a wait of `wait` starting now (see [`WaitMeters`]).
+    fn note_wait(&self, bucket: Bucket, wait: Duration) {
+        let now = self.clock.now();
+        let mut waits = self.waits.lock().expect("rate limiter waits lock");
+        waits.add(bucket, now, wait);
+    }
+
+    /// Wall-clock time during which at least one request waited for a rate limit (pacing, or a
+    /// window spent after a 429), since the limiter was made.
+    pub fn waited(&self) -> Duration {
+        self.waits.lock().expect("rate limiter waits lock").total()
+    }
+
+    /// [`RateLimiter::waited`] per bucket, for the buckets that waited at all.
+    pub fn waited_by_bucket(&self) -> Vec<(Bucket, Duration)> {
+        self.waits
+            .lock()
+            .expect("rate limiter waits lock")
+            .by_bucket()
     }
 
     /// Reserves a slot now, or says how long to wait first.
@@ -324,6 +352,7 @@ impl RateLimiter {
 
     /// After a quota 429: no request to this bucket before `wait` has passed.
     pub fn pause(&self, bucket: Bucket, wait: Duration) {
+        self.note_wait(bucket, wait);
         let until = add(self.clock.now(), wait);
         let mut buckets = self.buckets.lock().expect("rate limiter lock");
         let state = buckets.entry(bucket).or_default();
@@ -517,6 +546,57 @@ mod tests {
             assert_eq!(parsed.wait_until_reset(Some(date), date), MAX_RESET_WAIT);
             assert!(parsed.reset_is_implausible(Some(date), date));
         }
+    }
+}
+
+#[cfg(test)]
+mod waits {
+    use super::*;
+    use crate::clock::ManualClock;
+    use std::sync::Arc;
+
+    #[test]
+    fn parallel_waits_count_once_and_per_bucket() {
+        let start = Timestamp::from_second(1_700_000_000).unwrap();
+        let clock = Arc::new(ManualClock::new(start));
+        let limiter = RateLimiter::new(0.5, clock.clone());
+        // Two requests held back over the same two seconds, then one more second later on.
+        limiter.note_wait(Bucket::UserById, Duration::from_secs(2));
+        limiter.note_wait(Bucket::UsersList, Duration::from_secs(2));
+        clock.advance(Duration::from_secs(1));
+        limiter.note_wait(Bucket::UserById, Duration::from_secs(2));
+        clock.advance(Duration::from_secs(10));
+        limiter.pause(Bucket::Groups, Duration::from_secs(1));
+        assert_eq!(limiter.waited(), Duration::from_secs(4));
+        assert_eq!(
+            limiter.waited_by_bucket(),
+            vec![
+                (Bucket::UsersList, Duration::from_secs(2)),
+                (Bucket::UserById, Duration::from_secs(3)),
+                (Bucket::Groups, Duration::from_secs(1)),
+            ]
+        );
+    }
+
+    /// Pacing alone (no 429 at all) is counted: the limiter's own sleeps are rate-limit waits.
+    #[tokio::test]
+    async fn pacing_sleeps_are_counted() {
+        let clock = Arc::new(ManualClock::new(
+            Timestamp::from_second(1_700_000_000).unwrap(),
+        ));
+        let limiter = RateLimiter::new(0.5, clock.clone());
+        let mut headers = HeaderMap::new();
+        headers.insert("x-rate-limit-limit", "120".parse().unwrap());
+        headers.insert("x-rate-limit-remaining", "119".parse().unwrap());
+        headers.insert("x-rate-limit-reset", "1700000060".parse().unwrap());
+        for _ in 0..20 {
+            limiter.acquire(Bucket::UsersList).await;
+            limiter.record(Bucket::UsersList, &headers);
+        }
+        // 60 requests a minute allowed: 20 requests take about 16 s beyond the burst.
+        let waited = limiter.waited();
+        assert!(waited >= Duration::from_secs(15), "{waited:?}");
+        assert_eq!(waited, clock.sleeps().iter().sum::<Duration>());
     }
 }
 

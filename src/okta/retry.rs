@@ -8,7 +8,7 @@ use reqwest::header::HeaderMap;
 
 use super::error::OktaError;
 use super::rate_limit::{server_date, RateLimitHeaders};
-use crate::http::RetryAction;
+use crate::http::{is_unknown_host, RetryAction};
 
 /// Smallest page we fall back to when Okta times out building a large one.
 pub const MIN_PAGE_LIMIT: u64 = 200;
@@ -60,10 +60,13 @@ pub fn decide(
 }
 
 /// What a failure to get an answer from Okta calls for: only a transport failure (no answer, a
-/// timeout, a body cut off) is transient; a redirect, an oversized answer or a settings error
-/// would be the same on every attempt.
+/// timeout, a body cut off) is transient; a redirect, an oversized answer, a settings error or a
+/// host name that does not exist would be the same on every attempt.
 pub fn on_failure<T>(error: OktaError) -> RetryAction<T, OktaError> {
     match error {
+        OktaError::Transport { ref detail, .. } if is_unknown_host(detail) => {
+            RetryAction::Fail(error)
+        }
         OktaError::Transport { .. } => RetryAction::Backoff { error, asked: None },
         error => RetryAction::Fail(error),
     }

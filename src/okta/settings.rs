@@ -11,7 +11,7 @@ use crate::http::RetryPolicy;
 
 /// Asks Okta to leave credential blobs and transition fields out of user records: smaller pages,
 /// and nothing secret-adjacent in memory. The value lists three options separated by commas,
-/// which a media-type parameter may only hold as a quoted-string (RFC 9110 §5.6.6); Okta's API
+/// which a media-type parameter may only hold as a quoted-string (RFC 9110, section 5.6.6); Okta's API
 /// reference writes it quoted too.
 pub const OKTA_CONTENT_TYPE: &str =
     "application/json; okta-response=\"omitCredentials,omitCredentialsLinks,omitTransitioningToStatus\"";

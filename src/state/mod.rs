@@ -40,6 +40,8 @@ pub enum StateError {
     Database { path: String, message: String },
     #[error("cannot create state directory {path}: {message}; hint: set state_dir (STATE_DIR, --state-dir) to a writable directory")]
     Directory { path: String, message: String },
+    #[error("unsafe state directory: {refusal}")]
+    Unsafe { refusal: String },
     #[error("state in {path} has schema version {found}, newer than this build knows ({known}); hint: run the newer connector version, or point state_dir elsewhere (a full sync starts over)")]
     TooNew {
         path: String,
@@ -122,6 +124,7 @@ pub enum Assignees {
 }
 
 /// What a commit does with groups and memberships.
+#[derive(Default)]
 pub enum Snapshot<'a> {
     /// A full sync: every group and every membership, replacing what was stored.
     Replace {
@@ -136,10 +139,13 @@ pub enum Snapshot<'a> {
         user_groups: Vec<(String, Vec<String>)>,
     },
     /// Leave groups and memberships as they are (they could not be read completely).
+    #[default]
     Keep,
 }
 
 /// Everything a cycle changes besides the acknowledged users, written in one transaction.
+/// The default changes nothing.
+#[derive(Default)]
 pub struct Commit<'a> {
     /// Cursors set here replace the stored ones; `None` keeps the stored value.
     pub cursors: Cursors,

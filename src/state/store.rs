@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use jiff::Timestamp;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
+use crate::private_files;
+
 use super::{
     migrations, AckLog, Assignees, CachedUser, Commit, Cursors, FeedPosition, KnownUser, Snapshot,
     StateError, StoredGroup, SCHEMA_VERSION,
@@ -30,11 +32,12 @@ impl std::fmt::Debug for StateStore {
 impl StateStore {
     /// Opens (creating if needed) the state of the org at `okta_origin`. State written for
     /// another org is discarded, so the next cycle is a full sync of the new one.
+    ///
+    /// The directory is created `0700` and the database `0600` (its `-wal` and `-shm` files
+    /// take the database's mode), whatever the umask; a directory or file other users could
+    /// replace is refused (see [`crate::private_files`]).
     pub fn open(dir: &Path, okta_origin: &str) -> Result<StateStore, StateError> {
-        std::fs::create_dir_all(dir).map_err(|e| StateError::Directory {
-            path: dir.display().to_string(),
-            message: e.to_string(),
-        })?;
+        make_private(dir)?;
         let path = dir.join(FILE_NAME);
         let conn = Connection::open(&path).map_err(|e| db_error(&path, e))?;
         let mut store = StateStore { conn, path };
@@ -357,6 +360,35 @@ fn write_assignees(tx: &Transaction<'_>, assignees: &Assignees) -> rusqlite::Res
         [known],
     )?;
     Ok(())
+}
+
+/// Creates `dir` private, refuses it when other users could replace the state in it (or warns,
+/// see [`private_files::Exposure`]), and makes the state files private before SQLite opens them.
+fn make_private(dir: &Path) -> Result<(), StateError> {
+    let io_error = |e: std::io::Error| StateError::Directory {
+        path: dir.display().to_string(),
+        message: e.to_string(),
+    };
+    let refused = |refusal: private_files::Refusal| StateError::Unsafe {
+        refusal: refusal.to_string(),
+    };
+    private_files::create_dir(dir).map_err(io_error)?;
+    if let Some(exposure) = private_files::check_dir(dir)
+        .map_err(io_error)?
+        .map_err(refused)?
+    {
+        tracing::warn!("{exposure}");
+    }
+    // The journal too: SQLite replays a leftover `-journal` into the database on open.
+    let files = [
+        FILE_NAME,
+        "state.sqlite3-wal",
+        "state.sqlite3-shm",
+        "state.sqlite3-journal",
+    ];
+    private_files::prepare_files(dir, &files)
+        .map_err(io_error)?
+        .map_err(refused)
 }
 
 pub(super) fn db_error(path: &Path, error: rusqlite::Error) -> StateError {

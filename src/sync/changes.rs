@@ -47,6 +47,16 @@ pub enum FeedMode {
     Fallback,
 }
 
+impl FeedMode {
+    /// `system_log` or `fallback`, as the summary serialises it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FeedMode::SystemLog => "system_log",
+            FeedMode::Fallback => "fallback",
+        }
+    }
+}
+
 /// How the change feed went this cycle (for the summary and metrics).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct FeedStatus {

@@ -92,8 +92,9 @@ struct WarningsInner {
 const WARNING_SAMPLES: usize = 20;
 
 impl Warnings {
-    /// Counts and logs a warning of `kind`.
+    /// Counts and logs a warning of `kind`, sanitised: it quotes Okta's ids and errors.
     pub fn warn(&self, kind: &'static str, message: String) {
+        let message = crate::text::remote(&message, crate::text::LINE);
         tracing::warn!(kind, "{message}");
         let mut inner = self.inner.lock().expect("warnings lock");
         *inner.counts.entry(kind).or_default() += 1;

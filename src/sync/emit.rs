@@ -8,7 +8,6 @@
 //! content); full syncs send everyone.
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use tokio::sync::mpsc;
@@ -37,7 +36,6 @@ pub struct Emitter<'a> {
     summary: &'a mut Summary,
     /// Users sent as hard-deleted.
     deleted: Vec<String>,
-    log: ProgressLog,
 }
 
 impl<'a> Emitter<'a> {
@@ -62,7 +60,6 @@ impl<'a> Emitter<'a> {
             skip_unchanged,
             summary,
             deleted: Vec::new(),
-            log: ProgressLog::new(),
         }
     }
 
@@ -117,7 +114,6 @@ impl<'a> Emitter<'a> {
             let rows = self.queued.drain(..batch.len()).collect();
             self.delivery.send(batch, rows).await?;
         }
-        self.log.tick(self.summary.users);
         Ok(())
     }
 
@@ -135,32 +131,14 @@ impl<'a> Emitter<'a> {
                 streamed = self.delivery.send(batch, rows).await;
             }
         }
-        let (sink, delivered, batches) = self.delivery.finish().await;
+        let (sink, delivered, batches, retries) = self.delivery.finish().await;
+        // Also when delivery failed: what was acknowledged before, and every retry made.
         self.summary.delivered = delivered;
         self.summary.batches = batches;
+        self.summary.intake_retries = retries;
         let sink = sink?;
         streamed?;
         Ok((sink, self.deleted))
-    }
-}
-
-/// A progress line every few seconds on long runs.
-struct ProgressLog {
-    last: Instant,
-}
-
-impl ProgressLog {
-    fn new() -> ProgressLog {
-        ProgressLog {
-            last: Instant::now(),
-        }
-    }
-
-    fn tick(&mut self, users: u64) {
-        if self.last.elapsed() >= Duration::from_secs(10) {
-            self.last = Instant::now();
-            tracing::info!(users, "sync in progress");
-        }
     }
 }
 
@@ -170,13 +148,19 @@ enum Stopped {
     State(StateError),
 }
 
-type DeliveryOutcome = (Sink, Result<Delivered, Stopped>, u64);
+/// How delivery ended: the sink, what was acknowledged (also before a failure), the failure.
+struct DeliveryEnd {
+    sink: Sink,
+    delivered: Delivered,
+    batches: u64,
+    failure: Option<Stopped>,
+}
 
 /// Posting runs in its own task so Okta is read while batches travel. Dropping it (a cycle
 /// abandoned mid-way) stops the task: nothing of an abandoned cycle goes on in the background.
 struct Delivery {
     batches: Option<mpsc::Sender<(Batch, Vec<Row>)>>,
-    task: Option<JoinHandle<DeliveryOutcome>>,
+    task: Option<JoinHandle<DeliveryEnd>>,
 }
 
 impl Drop for Delivery {
@@ -191,30 +175,37 @@ impl Delivery {
     fn start(sink: Sink, acks: Option<AckLog>, progress: Progress) -> Delivery {
         let (sender, mut receiver) = mpsc::channel::<(Batch, Vec<Row>)>(2);
         let task = tokio::spawn(async move {
-            let mut sink = sink;
             let mut acks = acks;
-            let mut total = Delivered::default();
-            let mut batches = 0u64;
+            let mut end = DeliveryEnd {
+                sink,
+                delivered: Delivered::default(),
+                batches: 0,
+                failure: None,
+            };
             progress.begin(Phase::Delivery);
             while let Some((batch, rows)) = receiver.recv().await {
-                match sink.deliver(batch).await {
+                match end.sink.deliver(batch).await {
                     Ok(delivered) => {
-                        total += delivered;
-                        batches += 1;
+                        end.delivered += delivered;
+                        end.batches += 1;
                         progress.advance(Phase::Delivery, delivered.items as u64);
                         if let Some(acks) = acks.as_mut() {
                             let rows: Vec<(String, KnownUser)> =
                                 rows.into_iter().flatten().collect();
                             if let Err(error) = acks.record(&rows) {
-                                return (sink, Err(Stopped::State(error)), batches);
+                                end.failure = Some(Stopped::State(error));
+                                break;
                             }
                         }
                     }
-                    Err(error) => return (sink, Err(Stopped::Intake(error)), batches),
+                    Err(error) => {
+                        end.failure = Some(Stopped::Intake(error));
+                        break;
+                    }
                 }
             }
             progress.finish(Phase::Delivery);
-            (sink, Ok(total), batches)
+            end
         });
         Delivery {
             batches: Some(sender),
@@ -234,17 +225,20 @@ impl Delivery {
         Ok(())
     }
 
-    /// Waits until every queued batch was delivered (or delivery failed).
-    async fn finish(mut self) -> (Result<Sink, SyncError>, Delivered, u64) {
+    /// Waits until every queued batch was delivered (or delivery failed): the sink, what was
+    /// acknowledged, the batches and the intake's retries (all of them, also on failure).
+    async fn finish(mut self) -> (Result<Sink, SyncError>, Delivered, u64, u64) {
         self.batches = None;
         let task = self.task.take().expect("finish runs once");
         match task.await {
-            Ok((sink, Ok(delivered), batches)) => (Ok(sink), delivered, batches),
-            Ok((_, Err(Stopped::Intake(error)), batches)) => {
-                (Err(SyncError::Intake(error)), Delivered::default(), batches)
-            }
-            Ok((_, Err(Stopped::State(error)), batches)) => {
-                (Err(SyncError::State(error)), Delivered::default(), batches)
+            Ok(end) => {
+                let retries = end.sink.retries();
+                let sink = match end.failure {
+                    None => Ok(end.sink),
+                    Some(Stopped::Intake(error)) => Err(SyncError::Intake(error)),
+                    Some(Stopped::State(error)) => Err(SyncError::State(error)),
+                };
+                (sink, end.delivered, end.batches, retries)
             }
             Err(join_error) => std::panic::resume_unwind(join_error.into_panic()),
         }

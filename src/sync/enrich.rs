@@ -166,6 +166,16 @@ impl MfaReader {
                 MfaSource::Read(cached) | MfaSource::Cached(cached) => cached,
             })
             .collect();
+        // Progress counts users whose MFA is settled: cached ones at once, the others as their
+        // factors are read.
+        let cached = sources
+            .iter()
+            .filter(|s| matches!(s, MfaSource::Cached(_)))
+            .count();
+        if cached > 0 {
+            progress.begin(Phase::Mfa);
+            progress.advance(Phase::Mfa, cached as u64);
+        }
         let wanted: Vec<usize> = (0..users.len())
             .filter(|&i| matches!(sources[i], MfaSource::Read(_)))
             .collect();
@@ -175,11 +185,15 @@ impl MfaReader {
         progress.begin(Phase::Mfa);
         let answers = run_bounded(wanted.into_iter(), max_parallel, |i| {
             let (client, reader, warnings) = (client.clone(), self.clone(), warnings.clone());
+            let progress = progress.clone();
             let user_id = users[i].id.clone();
-            async move { (i, reader.has_mfa(&client, &user_id, &warnings).await) }
+            async move {
+                let answer = reader.has_mfa(&client, &user_id, &warnings).await;
+                progress.advance(Phase::Mfa, 1);
+                (i, answer)
+            }
         })
         .await;
-        progress.advance(Phase::Mfa, answers.len() as u64);
         for (i, answer) in answers {
             if let Some(has_mfa) = answer {
                 results[i] = Mfa {

@@ -19,6 +19,7 @@ use super::spool::{Listing, Spool};
 use super::summary::Summary;
 use crate::intake::Sink;
 use crate::okta::model::User;
+use crate::progress::Phase;
 use crate::state::{AckLog, CachedUser, Commit, Cursors, Snapshot, StateStore};
 
 /// What a full sync read, for its commit.
@@ -62,15 +63,17 @@ pub(super) async fn run(
     let mfa = MfaReader::new(options.enrich_mfa);
 
     // Users (and their factors) are listed into the spool while groups and roles are read:
-    // different Okta buckets, worked at the same time (see `spool`).
-    let spool = match Spool::create() {
+    // different Okta buckets, worked at the same time (see `spool`). In the state directory
+    // when there is one: private to this user.
+    let spool_dir = state.as_deref().and_then(|state| state.path().parent());
+    let spool = match Spool::create(spool_dir) {
         Ok(spool) => Some(spool),
         Err(error) => {
             warnings.warn(
                 "spool",
                 format!(
                     "cannot create a temporary file in {} ({error}): users are listed after the groups, which makes the full sync slower",
-                    std::env::temp_dir().display()
+                    spool_dir.map_or_else(std::env::temp_dir, Into::into).display()
                 ),
             );
             None
@@ -162,12 +165,18 @@ async fn full_read_and_emit(
     stop: &AtomicBool,
 ) -> Result<(Sink, FullRead), SyncError> {
     let options = cycle.options;
+    let totals: &[Phase] = if options.enrich_mfa {
+        &[Phase::Users, Phase::Mfa, Phase::Delivery]
+    } else {
+        &[Phase::Users, Phase::Delivery]
+    };
     let (directory, admins) = Directory::collect(
         cycle.client,
         options.max_parallel,
         options.enrich_roles,
         warnings,
         &cycle.progress,
+        totals,
     )
     .await?;
     summary.groups = directory.group_count() as u64;

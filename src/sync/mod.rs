@@ -42,7 +42,7 @@ use crate::state::{StateError, StateStore};
 pub use changes::OVERLAP;
 pub use cycle::{Cycle, CycleKind, Notices, Shutdown, SyncError, SyncOptions, Warnings};
 pub use directory::{Admins, Directory};
-pub use summary::Summary;
+pub use summary::{Summary, WrittenTo};
 
 /// Runs one cycle into `sink`: full when asked, when there is no state, or when the last full
 /// sync is older than `full_sync_interval`; otherwise incremental. With a state store the

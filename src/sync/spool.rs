@@ -5,17 +5,20 @@
 //! listings are metered in a different Okta bucket (`/groups`) than the user listing and the
 //! factor calls. Reading the groups first and the users after leaves the user buckets idle
 //! for the whole group phase; listing users into this spool during that phase lets the
-//! buckets work in parallel (BRIEF §4), so the cycle ends close to the floor of its busiest
+//! buckets work in parallel (Okta meters each bucket apart), so the cycle ends close to the floor of its busiest
 //! bucket. Once the directory is complete, pages are read back in order and emitted.
 //!
-//! The file is created in the temp directory and unlinked at once: it disappears with the
-//! process, whatever happens. Records are `u32` length + JSON of `(users, has_mfa)`. Nothing is
-//! committed from it: it only reorders work inside one cycle.
+//! The file holds whole profiles and MFA status, so no other user may ever open it. It lives in
+//! the state directory (private to this user) when there is one, else in the temp directory,
+//! and it never has a name there: it is made with `O_TMPFILE` where the file system offers it,
+//! else under a random name with `O_EXCL` and mode `0600`, unlinked before any data is written
+//! (`tempfile::tempfile_in`). It disappears with the process, whatever happens. The writer and
+//! the reader share the one descriptor, each at its own offset. Records are `u32` length + JSON
+//! of `(users, has_mfa)`. Nothing is committed from it: it only reorders work inside one cycle.
 
 use std::fs::File;
-use std::io::{Read, Write};
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::Path;
 use std::sync::Mutex;
 
 use jiff::Timestamp;
@@ -50,29 +53,25 @@ struct Progress {
 
 /// The writing side (the listing task) and the reading side (the emitting task) share this.
 pub(crate) struct Spool {
-    writer: Mutex<File>,
-    reader: Mutex<(File, u64)>,
+    /// The one descriptor; each side seeks to its own offset under the lock.
+    file: Mutex<File>,
+    /// The reader's offset and the number of pages it has read.
+    reader: Mutex<(u64, u64)>,
     progress: watch::Sender<Progress>,
     outcome: Mutex<Option<Result<Listing, SyncError>>>,
 }
 
 impl Spool {
-    /// An empty spool in the temp directory.
-    pub fn create() -> std::io::Result<Spool> {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let path: PathBuf = std::env::temp_dir().join(format!(
-            "okta-connector-spool-{}-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed),
-            Timestamp::now().as_nanosecond()
-        ));
-        let writer = File::options().write(true).create_new(true).open(&path)?;
-        let reader = File::open(&path);
-        // Unlinked now: the data lives as long as the two handles.
-        let _ = std::fs::remove_file(&path);
+    /// An empty spool in `dir` (the state directory), or in the temp directory without one.
+    pub fn create(dir: Option<&Path>) -> std::io::Result<Spool> {
+        let dir = dir.map_or_else(std::env::temp_dir, Path::to_path_buf);
+        let file = tempfile::tempfile_in(dir)?;
+        // An `O_TMPFILE` file gets the umask's mode; it has no name, but keep it owner-only.
+        #[cfg(unix)]
+        file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
         Ok(Spool {
-            writer: Mutex::new(writer),
-            reader: Mutex::new((reader?, 0)),
+            file: Mutex::new(file),
+            reader: Mutex::new((0, 0)),
             progress: watch::channel(Progress::default()).0,
             outcome: Mutex::new(None),
         })
@@ -81,13 +80,13 @@ impl Spool {
     /// Appends a page.
     pub fn push(&self, page: &SpooledPage) -> Result<(), SyncError> {
         let bytes = serde_json::to_vec(page).expect("a page serialises");
-        let mut writer = self.writer.lock().expect("spool lock");
         let len = u32::try_from(bytes.len()).map_err(|_| spool_error("page too large"))?;
-        writer
-            .write_all(&len.to_le_bytes())
-            .and_then(|()| writer.write_all(&bytes))
+        let mut file = self.file.lock().expect("spool lock");
+        file.seek(SeekFrom::End(0))
+            .and_then(|_| file.write_all(&len.to_le_bytes()))
+            .and_then(|()| file.write_all(&bytes))
             .map_err(|e| spool_error(&e.to_string()))?;
-        drop(writer);
+        drop(file);
         self.progress.send_modify(|p| p.pages += 1);
         Ok(())
     }
@@ -110,16 +109,25 @@ impl Spool {
             return Ok(None);
         }
         let mut reader = self.reader.lock().expect("spool lock");
-        let (file, count) = &mut *reader;
-        let mut len = [0u8; 4];
-        file.read_exact(&mut len)
+        let (offset, count) = &mut *reader;
+        let bytes = self
+            .read_record(*offset)
             .map_err(|e| spool_error(&e.to_string()))?;
-        let mut bytes = vec![0u8; u32::from_le_bytes(len) as usize];
-        file.read_exact(&mut bytes)
-            .map_err(|e| spool_error(&e.to_string()))?;
+        *offset += 4 + bytes.len() as u64;
         *count += 1;
         let page = serde_json::from_slice(&bytes).map_err(|e| spool_error(&e.to_string()))?;
         Ok(Some(page))
+    }
+
+    /// The record at `offset`.
+    fn read_record(&self, offset: u64) -> std::io::Result<Vec<u8>> {
+        let mut file = self.file.lock().expect("spool lock");
+        file.seek(SeekFrom::Start(offset))?;
+        let mut len = [0u8; 4];
+        file.read_exact(&mut len)?;
+        let mut bytes = vec![0u8; u32::from_le_bytes(len) as usize];
+        file.read_exact(&mut bytes)?;
+        Ok(bytes)
     }
 
     /// How the listing ended (once `next` returned `None`, or to collect its error).
@@ -144,9 +152,32 @@ mod tests {
         .unwrap()
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn the_spool_has_no_name_and_is_private_to_its_owner() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::create(Some(dir.path())).unwrap();
+        spool
+            .push(&SpooledPage {
+                users: vec![user("00u1")],
+                mfa: vec![Mfa::default()],
+            })
+            .unwrap();
+        let meta = spool.file.lock().unwrap().metadata().unwrap();
+        assert_eq!(
+            meta.nlink(),
+            0,
+            "unlinked: no other process can open it by name"
+        );
+        assert_eq!(meta.mode() & 0o777, 0o600);
+        assert!(meta.len() > 0);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
     #[tokio::test]
     async fn pages_come_back_in_order_and_equal() {
-        let spool = Spool::create().unwrap();
+        let spool = Spool::create(None).unwrap();
         let first = SpooledPage {
             users: vec![user("00u1"), user("00u2")],
             mfa: vec![

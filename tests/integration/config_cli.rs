@@ -252,7 +252,11 @@ fn a_bad_number_in_the_environment_gives_checks_json_report() {
         "{error}"
     );
     assert_eq!(report["checks"][0]["name"], "config");
-    assert_eq!(output.status.code(), Some(5));
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "the configuration's exit code"
+    );
 }
 
 #[test]

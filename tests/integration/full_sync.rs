@@ -1,4 +1,4 @@
-//! Full sync end to end against the fake tenant and the fake intake (issue 4).
+//! Full sync end to end against the fake tenant and the fake intake.
 
 use crate::support;
 

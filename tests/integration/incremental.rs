@@ -1,4 +1,4 @@
-//! Incremental cycles against the fake tenant (issue 6): after mutations, what the intake holds
+//! Incremental cycles against the fake tenant: after mutations, what the intake holds
 //! equals what a fresh full sync produces; membership-only changes arrive; quiet cycles are cheap.
 
 use crate::support;

@@ -109,7 +109,8 @@ async fn delivers_both_formats_with_and_without_gzip() {
                     bytes: fake.bodies_bytes(),
                     requests: 1,
                     retries: 0,
-                    splits: 0
+                    splits: 0,
+                    shrunk: 0
                 }
             );
             let plain = batch(&sent).body(format).len() as u64;

@@ -1,8 +1,10 @@
-//! `manifest.json` describes the module to the Sekoia.io platform (BRIEF §2). These tests keep it
-//! in agreement with the Rust configuration: same keys, types, defaults, ranges, required keys
-//! and secrets, and the version of `Cargo.toml`. Types and secrets are not copied into the test:
-//! they are read from `RawConfig` itself (what it accepts, what its `Debug` hides), so a change
-//! on either side makes a test fail.
+//! `manifest.json` describes the module to the Sekoia.io platform, and `connector_okta_users.json`
+//! beside it the asset connector (the platform and its tooling read each connector from its own
+//! `connector_*.json`). These tests keep both in agreement with the Rust configuration: same
+//! keys, types, defaults, ranges, required keys and secrets, the version of `Cargo.toml` and of
+//! the changelog's latest entry. Types and secrets are not copied into the test: they are read
+//! from `RawConfig` itself (what it accepts, what its `Debug` hides), so a change on either side
+//! makes a test fail.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -13,6 +15,7 @@ use okta_asset_connector::config::{
     SYMPHONY_DATA_DIR,
 };
 use okta_asset_connector::intake::DEFAULT_BATCH_SIZE;
+use okta_asset_connector::runtime::sekoia::MODULE_SECRETS;
 use serde_json::{json, Map, Value};
 
 /// Fixed identifiers: generated once; the platform keys the module and the connector on them.
@@ -29,10 +32,18 @@ const CONNECTOR_KEYS: [&str; 4] = [
     "batch_size",
 ];
 
+/// The connector file, beside the manifest.
+const CONNECTOR_FILE: &str = "connector_okta_users.json";
+
+fn read_json(name: &str) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(name);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{name} at the repository root: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name} is not valid JSON: {e}"))
+}
+
 fn manifest() -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("manifest.json");
-    let text = std::fs::read_to_string(&path).expect("manifest.json at the repository root");
-    serde_json::from_str(&text).expect("manifest.json is valid JSON")
+    read_json("manifest.json")
 }
 
 fn module_schema(manifest: &Value) -> &Map<String, Value> {
@@ -41,14 +52,12 @@ fn module_schema(manifest: &Value) -> &Map<String, Value> {
         .expect("configuration is an object")
 }
 
-fn asset_connector(manifest: &Value) -> &Map<String, Value> {
-    let connectors = manifest["connectors"].as_array().expect("connectors[]");
-    assert_eq!(connectors.len(), 1, "one asset connector");
-    connectors[0].as_object().expect("connector object")
+fn connector() -> Value {
+    read_json(CONNECTOR_FILE)
 }
 
-fn connector_schema(manifest: &Value) -> &Map<String, Value> {
-    asset_connector(manifest)["arguments"]
+fn connector_schema(connector: &Value) -> &Map<String, Value> {
+    connector["arguments"]
         .as_object()
         .expect("arguments is an object")
 }
@@ -116,28 +125,74 @@ fn module_identity() {
     }
     assert!(!names(&manifest["categories"]).is_empty(), "categories");
     assert!(is_uuid(MODULE_UUID) && is_uuid(CONNECTOR_UUID));
+    // The platform reads connectors from their own files, and offers "Test connector"
+    // (validate_module_configuration) only when the manifest says the module supports it.
+    assert!(
+        manifest.get("connectors").is_none(),
+        "connectors live in connector_*.json"
+    );
+    assert_eq!(manifest["supports_validation"], true);
+}
+
+/// The latest entry of CHANGELOG.md (`## YYYY-MM-DD - x.y.z`) is the manifest's version.
+#[test]
+fn the_changelog_names_the_manifest_version() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("CHANGELOG.md");
+    let text = std::fs::read_to_string(path).expect("CHANGELOG.md");
+    assert!(
+        text.starts_with("# Changelog\n"),
+        "the title on the first line"
+    );
+    let latest = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("## "))
+        .find(|title| !title.eq_ignore_ascii_case("unreleased"))
+        .expect("a released entry");
+    let (date, version) = latest.split_once(" - ").expect("`## YYYY-MM-DD - x.y.z`");
+    assert!(
+        date.len() == 10 && jiff::civil::Date::strptime("%Y-%m-%d", date).is_ok(),
+        "{date}"
+    );
+    assert_eq!(version, manifest()["version"]);
+}
+
+#[test]
+fn every_connector_file_is_this_one() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let files: Vec<String> = std::fs::read_dir(root)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("connector_") && name.ends_with(".json"))
+        .collect();
+    assert_eq!(files, [CONNECTOR_FILE]);
 }
 
 #[test]
 fn asset_connector_identity() {
-    let manifest = manifest();
-    let connector = asset_connector(&manifest);
+    let connector = connector();
+    let connector = connector.as_object().expect("connector object");
     assert_eq!(
         connector["uuid"], CONNECTOR_UUID,
         "the connector UUID never changes"
     );
     assert_ne!(MODULE_UUID, CONNECTOR_UUID);
     assert_eq!(connector["type"], "asset");
-    assert!(connector["name"].as_str().is_some_and(|s| !s.is_empty()));
+    assert_eq!(connector["capability"], "account_detection");
+    for key in ["name", "description"] {
+        assert!(
+            connector[key].as_str().is_some_and(|s| !s.is_empty()),
+            "{key}"
+        );
+    }
     // The image's default command is `run`; the platform passes docker_parameters as the command.
     assert_eq!(connector["docker_parameters"], "run");
 }
 
 #[test]
 fn schemas_hold_exactly_the_keys_the_runtime_files_carry() {
-    let manifest = manifest();
+    let (manifest, connector) = (manifest(), connector());
     let module = module_schema(&manifest);
-    let connector = connector_schema(&manifest);
+    let connector = connector_schema(&connector);
     for schema in [module, connector] {
         assert_eq!(schema["type"], "object");
         assert!(schema["$schema"]
@@ -169,8 +224,8 @@ fn samples(schema_type: &str) -> (Value, Value) {
 
 #[test]
 fn property_types_match_raw_config_fields() {
-    let manifest = manifest();
-    for schema in [module_schema(&manifest), connector_schema(&manifest)] {
+    let (manifest, connector) = (manifest(), connector());
+    for schema in [module_schema(&manifest), connector_schema(&connector)] {
         for (key, property) in properties(schema) {
             let schema_type = property["type"]
                 .as_str()
@@ -196,16 +251,18 @@ fn property_types_match_raw_config_fields() {
 
 #[test]
 fn defaults_equal_the_rust_defaults() {
-    let manifest = manifest();
-    let connector = properties(connector_schema(&manifest));
+    let (manifest, connector) = (manifest(), connector());
+    let connector = properties(connector_schema(&connector));
     assert_eq!(connector["frequency"]["default"], json!(DEFAULT_FREQUENCY));
     assert_eq!(
         connector["batch_size"]["default"],
         json!(DEFAULT_BATCH_SIZE)
     );
-    assert_eq!(
-        connector["sekoia_base_url"]["default"],
-        json!(DEFAULT_SEKOIA_BASE_URL)
+    // No default base URL in the schema: a default there would always be sent and would hide
+    // the region's URL the runtime gives in ASSET_CONNECTOR_PRODUCTION_BASE_URL.
+    assert!(
+        connector["sekoia_base_url"].get("default").is_none(),
+        "sekoia_base_url has no default in the connector file"
     );
     // Secrets and module keys have no default.
     assert!(
@@ -224,10 +281,9 @@ fn defaults_equal_the_rust_defaults() {
     );
     assert_eq!(json!(config.batch_size), connector["batch_size"]["default"]);
     let intake = config.intake.expect("intake configured");
-    let default_base = connector["sekoia_base_url"]["default"].as_str().unwrap();
     assert!(
         intake.url.as_str().starts_with(&format!(
-            "{default_base}/api/v2/asset-management/asset-connector/"
+            "{DEFAULT_SEKOIA_BASE_URL}/api/v2/asset-management/asset-connector/"
         )),
         "{}",
         intake.url
@@ -236,8 +292,8 @@ fn defaults_equal_the_rust_defaults() {
 
 #[test]
 fn ranges_match_validation() {
-    let manifest = manifest();
-    let connector = properties(connector_schema(&manifest));
+    let connector = connector();
+    let connector = properties(connector_schema(&connector));
     let check = |key: &str, raw: fn(u64) -> RawConfig| {
         let property = &connector[key];
         let minimum = property["minimum"].as_u64().expect("minimum");
@@ -299,9 +355,9 @@ fn secrets_are_exactly_the_secret_string_fields() {
             "{key} is a SecretString field of RawConfig"
         );
     }
-    let manifest = manifest();
+    let (manifest, connector) = (manifest(), connector());
     let module = module_schema(&manifest);
-    let connector = connector_schema(&manifest);
+    let connector = connector_schema(&connector);
     let in_manifest: BTreeSet<String> = properties(module)
         .keys()
         .chain(properties(connector).keys())
@@ -314,6 +370,8 @@ fn secrets_are_exactly_the_secret_string_fields() {
     // The manifest's secrets are exactly its keys that RawConfig holds as SecretString.
     let expected: BTreeSet<String> = secrets.intersection(&in_manifest).cloned().collect();
     assert_eq!(declared, expected);
+    // And the module's are those validate_module_configuration takes from the platform.
+    assert_eq!(names(&module["secrets"]), set(MODULE_SECRETS));
     for schema in [module, connector] {
         let props = properties(schema);
         for secret in names(&schema["secrets"]) {
@@ -327,9 +385,9 @@ fn secrets_are_exactly_the_secret_string_fields() {
 
 #[test]
 fn required_keys_are_those_validation_requires() {
-    let manifest = manifest();
+    let (manifest, connector) = (manifest(), connector());
     let module = module_schema(&manifest);
-    let connector = connector_schema(&manifest);
+    let connector = connector_schema(&connector);
     assert_eq!(names(&module["required"]), set(&["base_url", "apikey"]));
     assert_eq!(names(&connector["required"]), set(&["sekoia_api_key"]));
 
@@ -375,8 +433,8 @@ fn required_keys_are_those_validation_requires() {
 
 #[test]
 fn connector_arguments_are_internal() {
-    let manifest = manifest();
-    let connector = connector_schema(&manifest);
+    let connector = connector();
+    let connector = connector_schema(&connector);
     assert_eq!(names(&connector["internal"]), set(&CONNECTOR_KEYS));
 }
 
@@ -384,22 +442,24 @@ fn connector_arguments_are_internal() {
 /// the manifest's schemas, and reads them back with `RawConfig::from_symphony`.
 #[test]
 fn runtime_files_built_from_the_manifest_parse_and_validate() {
-    let manifest = manifest();
-    let connector = properties(connector_schema(&manifest));
+    let connector_file = connector();
+    let schema = connector_schema(&connector_file);
+    let secrets = names(&schema["secrets"]);
+    let connector = properties(schema);
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("module_configuration"),
         json!({"base_url": "https://acme.okta.com", "apikey": "okta-token-value"}).to_string(),
     )
     .unwrap();
-    // Every connector argument with its manifest default, the secret filled in.
+    // Every connector argument with a default, with it; the secret filled in.
     let mut arguments = Map::new();
     for (key, property) in connector {
-        let value = property
-            .get("default")
-            .cloned()
-            .unwrap_or(json!("sekoia-key-value"));
-        arguments.insert(key.clone(), value);
+        if secrets.contains(key) {
+            arguments.insert(key.clone(), json!("sekoia-key-value"));
+        } else if let Some(default) = property.get("default") {
+            arguments.insert(key.clone(), default.clone());
+        }
     }
     std::fs::write(
         dir.path().join("connector_configuration"),

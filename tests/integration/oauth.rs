@@ -1,4 +1,4 @@
-//! OAuth 2.0 service-app authentication (issue 10) against the fake tenant's org authorization
+//! OAuth 2.0 service-app authentication against the fake tenant's org authorization
 //! server: client credentials with RS256 and ES256 keys, DPoP with the nonce challenge, token
 //! expiry and renewal mid-sync, a revoked token, a missing scope, and a full sync identical to
 //! the SSWS one. No key material or token in any error, `Debug` or log output.

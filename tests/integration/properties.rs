@@ -1,4 +1,4 @@
-//! Property tests (issue 8): the parsers and builders that see untrusted or operator-typed
+//! Property tests: the parsers and builders that see untrusted or operator-typed
 //! input never panic and keep their promises, whatever they are given.
 //!
 //! - `okta::paging::next_link`: any `Link` header values → no panic; a `rel="next"` link among

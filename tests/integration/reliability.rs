@@ -1,9 +1,9 @@
-//! The reliability matrix (issue 8): every fault we can simulate, each a named test stating the
+//! The reliability matrix: every fault we can simulate, each a named test stating the
 //! fault and the expected outcome, run through the real sync path (`app::sync_once`) against the
 //! fake Okta tenant and the fake intake, or against the Okta client where a finer view helps.
 //! `docs/reliability.md` lists every row.
 //!
-//! The no-loss rule (BRIEF §7) is asserted the same way everywhere: after a failed cycle the
+//! The no-loss rule (state moves only after the intake acknowledged) is asserted the same way everywhere: after a failed cycle the
 //! state's cursors are exactly what the last good cycle committed, and the next good cycle
 //! delivers everything (or every change) again.
 //!

@@ -1,4 +1,4 @@
-//! The `run` runtime as a real process (issue 6): killed with SIGKILL at random points while
+//! The `run` runtime as a real process: killed with SIGKILL at random points while
 //! the intake fails at random, it still delivers every change at least once and converges to
 //! what a full sync sends; SIGTERM during a cycle exits 0 with consistent state.
 

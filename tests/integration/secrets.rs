@@ -1,4 +1,4 @@
-//! The secret canary (issue 8, BRIEF §2 and §9): the real binary runs `check`, `sync` (posting,
+//! The secret canary (secrets never leave their own header): the real binary runs `check`, `sync` (posting,
 //! `--output FILE` and `--output -`) and `run` with a unique Okta token and intake key, at
 //! `RUST_LOG=trace`, through the failures of the reliability matrix (bad token 401, intake 401,
 //! intake 500, Okta 500, a foreign `next` link, configuration errors). The canaries must appear

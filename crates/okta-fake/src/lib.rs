@@ -4,7 +4,9 @@
 //!   errors, OAuth 2.0 authorization server and fault injection ([`FakeOkta`]).
 //! - [`intake`]: a fake intake (Sekoia.io's asset-connector API, or an NDJSON collector) that
 //!   checks what it receives, records it and injects faults ([`FakeIntake`]).
-//! - [`proxy`]: a recording, tampering proxy to put in front of either.
+//! - [`platform`]: the Sekoia.io platform's side of the connector runtime (secrets, logs,
+//!   callback) ([`FakePlatform`]).
+//! - [`proxy`]: a recording, tampering proxy to put in front of any of them.
 //! - [`http`]: the raw loopback HTTP server under all three, for answers an ordinary mock
 //!   server cannot give (bodies cut off mid-stream, connections dropped without an answer).
 //! - [`cost`]: how many Okta requests a full sync needs at least, from the org alone.
@@ -19,6 +21,7 @@ pub mod cost;
 pub mod http;
 pub mod intake;
 pub mod okta;
+pub mod platform;
 pub mod proxy;
 pub mod rng;
 pub mod time;
@@ -30,3 +33,4 @@ pub use okta::{
     Faults, GroupType, OAuthClient, OAuthServer, OAuthStats, Org, OrgSpec, StatsAdminSpelling,
     UserRole,
 };
+pub use platform::FakePlatform;

@@ -845,6 +845,34 @@ fn state_dir_verdicts() {
         &["did not finish in time"],
         &["network mount"],
     );
+    // The refusals and warnings of `private_files`, split into a reason and a fix.
+    let theirs = crate::private_files::Refusal::OwnedByOther {
+        path: dir.clone(),
+        owner: 1001,
+        process: 65532,
+    };
+    assert_check(
+        &check(StateDirOutcome::Refused(theirs.to_string())),
+        CheckName::StateDir,
+        Status::Fail,
+        &[
+            "sync would refuse the state directory",
+            "belongs to uid 1001",
+        ],
+        &["chown -R 65532 /var/lib/okta-asset-connector"],
+    );
+    let volume = crate::private_files::Exposure::GroupWritable {
+        path: dir.clone(),
+        gid: 65532,
+        mode: 0o2775,
+    };
+    assert_check(
+        &check(StateDirOutcome::Exposed(volume.to_string())),
+        CheckName::StateDir,
+        Status::Warn,
+        &["mode 2775", "fsGroup"],
+        &["chmod 700 /var/lib/okta-asset-connector"],
+    );
     assert_check(
         &check(StateDirOutcome::Other("odd".into())),
         CheckName::StateDir,

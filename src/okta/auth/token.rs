@@ -21,6 +21,7 @@ use crate::http::retry::{self, GaveUp, RetryAction, RetryLogic, RetryPolicy};
 use crate::http::{display_url, Answer, BodyLimit, Transport};
 use crate::okta::error::{OktaError, TokenError};
 use crate::okta::retry::{decide, on_failure, Decision};
+use crate::text;
 
 /// The org authorization server's token endpoint: the only one that mints `okta.*` scopes.
 pub const TOKEN_PATH: &str = "/oauth2/v1/token";
@@ -283,11 +284,13 @@ impl OAuth {
                 }),
             ),
         };
+        // Remote text: sanitised here, where it is parsed (see `crate::text`).
         TokenError {
             status: answer.status,
-            error: error.chars().take(100).collect(),
-            description: description.map(|d| d.chars().take(300).collect()),
-            request_id: super::header_text(&answer.headers, "x-okta-request-id"),
+            error: text::remote(&error, text::WORD),
+            description: description.map(|d| text::remote(&d, text::MESSAGE)),
+            request_id: super::header_text(&answer.headers, "x-okta-request-id")
+                .map(|id| text::remote(&id, text::WORD)),
             url: display_url(&self.token_url),
         }
     }

@@ -70,12 +70,14 @@ impl Directory {
     /// Full read: every group with its stats, every group's members (`max_parallel` groups at
     /// a time) and, with `roles`, the admin roles. Fails only when the groups themselves
     /// cannot be listed.
+    /// `totals`: the phases whose total is the number of users.
     pub async fn collect(
         client: &OktaClient,
         max_parallel: usize,
         roles: bool,
         warnings: &Warnings,
         progress: &Progress,
+        totals: &[Phase],
     ) -> Result<(Directory, Admins), OktaError> {
         let mut directory = Directory {
             complete: true,
@@ -91,9 +93,12 @@ impl Directory {
             progress.advance(Phase::Groups, page.items.len() as u64);
             for group in page.items {
                 if group.group_type == crate::okta::model::GroupType::BuiltIn {
-                    // Everyone's member count is the user total, at no extra request.
+                    // Everyone's member count is the user total, at no extra request: users to
+                    // list, MFA statuses to settle, events to deliver.
                     if let Some(users) = group.users_count() {
-                        progress.set_total(Phase::Users, users);
+                        for phase in totals {
+                            progress.set_total(*phase, users);
+                        }
                     }
                 }
                 directory.upsert_group(group);

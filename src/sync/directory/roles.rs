@@ -321,6 +321,10 @@ pub(crate) fn is_not_found(error: &OktaError) -> bool {
 async fn list_assignees(client: &OktaClient, warnings: &Warnings) -> Option<Vec<String>> {
     match client.list_role_assignees().collect_all().await {
         Ok(assignees) => Some(assignees.into_iter().map(|a| a.id).collect()),
+        // A refused token or an unknown host fails every call of the cycle, and the cycle
+        // reports it as its error: a warning about admin detection would only come first and
+        // point the operator at the wrong cause.
+        Err(error) if error.affects_every_request() => None,
         Err(error) => {
             warnings.warn(
                 "roles",

@@ -6,3 +6,4 @@ pub mod connector;
 pub mod env;
 pub mod keys;
 pub mod ocsf;
+pub mod terminal;

@@ -448,7 +448,7 @@ fn sekoia_model_checks(root: &Map<String, Value>, errors: &mut Vec<String>) {
             account.get("name").is_some_and(Value::is_string),
             "user.account.name is required",
         );
-        // The brief pins Okta accounts to 99 / "Other"; the model's enum would also accept the
+        // Okta accounts are 99 / "Other" (Sekoia refuses other strings); the model's enum would also accept the
         // other `AccountTypeStr` captions, but none of them is true for an Okta account.
         need(
             account.get("type_id") == Some(&Value::from(99)),

@@ -1023,7 +1023,14 @@ fn group_json(out: &mut String, g: &FakeGroup, base: &str, stats: Option<StatsAd
     out.push_str(base);
     out.push_str("/api/v1/groups/");
     out.push_str(&g.id);
-    out.push_str("/apps\"}}}");
+    out.push_str("/apps\"}");
+    if app {
+        // An imported group links to the app it comes from.
+        out.push_str(",\"source\":{\"href\":\"");
+        out.push_str(base);
+        out.push_str("/api/v1/apps/0oa1appsource0000ad1\"}");
+    }
+    out.push_str("}}");
 }
 
 fn role_json(out: &mut String, r: &FakeRole, assignment: &str, assignee: &str, base: &str) {
@@ -1095,7 +1102,8 @@ fn factor_json(out: &mut String, u: &FakeUser, login: &str, f: &FakeFactor, base
             serde_json::json!({"credentialId": login, "deviceType": "SmartPhone_IPhone", "keys": [{"kty": "EC", "use": "sig", "kid": "default", "crv": "P-256"}], "name": "iPhone", "platform": "IOS", "version": "17.4"})
         }
         "token:software:totp" | "token:hardware" => serde_json::json!({"credentialId": login}),
-        "sms" | "call" => serde_json::json!({"phoneNumber": format!("+1 XXX-XXX-{tail:04}")}),
+        // E.164, as the spec requires and the API returns (masking is the admin console's).
+        "sms" | "call" => serde_json::json!({"phoneNumber": format!("+1555010{tail:04}")}),
         "webauthn" => {
             serde_json::json!({"credentialId": format!("cred-{}", &f.id[3..]), "authenticatorName": "YubiKey 5 NFC"})
         }

@@ -343,6 +343,11 @@ impl SignIns {
         }
         let gap = (60_000.0 / self.per_minute).max(1.0);
         let mut next = *self.next_ms.get_or_insert(now_ms + gap as i64);
+        let due = (now_ms - next) as f64 / gap;
+        assert!(
+            due < 1_000_000.0,
+            "fake okta: {due:.0} sign-ins due at once: lower signins_per_minute or time_scale"
+        );
         let mut out = Vec::new();
         while next <= now_ms {
             out.push(next);

@@ -1,4 +1,4 @@
-//! `run`: the scheduled connector runtime.
+//! The scheduled loop of `run`.
 //!
 //! A cycle starts every `frequency` seconds (measured from the start of the previous one; a
 //! cycle that overran delays the next instead of bursting to catch up). Each cycle is full or
@@ -7,28 +7,39 @@
 //! SIGTERM/SIGINT the cycle in flight stops at the next page boundary after its batch in flight
 //! (or is abandoned after a grace period); nothing half-done is committed, and the process
 //! exits 0.
+//!
+//! Every cycle is recorded in the [`Status`] that `/health` and `/metrics` report.
 
 use std::time::Duration;
 
+use super::status::{Outcome, Status};
 use crate::app::{self, AppError};
 use crate::clock::SharedClock;
 use crate::config::Config;
+use crate::progress::Progress;
+use crate::render::{View, Watcher};
 use crate::state::StateStore;
 use crate::sync::{self, Cycle, Shutdown, Summary, SyncError};
 
 /// How long a cycle may take to wind down after a stop request.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
-/// Runs cycles until `shutdown` fires. Returns an error only for what retrying cannot fix
-/// (state unusable, invalid intake settings).
+/// How often the loop is looked at for signs of life (see [`Status::observe`]).
+const PULSE: Duration = Duration::from_secs(5);
+
+/// Runs cycles until `shutdown` fires, recording them in `status`. Returns an error only for
+/// what retrying cannot fix (state unusable, invalid intake settings).
 pub async fn run(
     config: &Config,
     clock: SharedClock,
     mut shutdown: Shutdown,
+    status: &Status,
 ) -> Result<(), AppError> {
     let client = app::okta_client(config, clock.clone())?;
     let mut state = StateStore::open(&config.state_dir, config.okta_origin.as_str())?;
     let options = app::sync_options(config);
+    let pulse = tokio::spawn(pulse(status.clone(), clock.clone()));
+    let _stop_pulse = AbortOnDrop(pulse);
     tracing::info!(
         okta = %config.tenant_host(),
         frequency_s = config.frequency.as_secs(),
@@ -36,15 +47,25 @@ pub async fn run(
         state = %state.path().display(),
         "connector started"
     );
+    let mut first = true;
     loop {
         let started = clock.now();
+        // A fresh handle per cycle: the display counts from zero, and `/health` watches the
+        // cycle in flight for signs of life.
+        let progress = Progress::new();
+        status.attach(client.clone(), progress.clone());
+        status.cycle_started();
         let cycle = Cycle {
             client: &client,
             options: &options,
             clock: clock.clone(),
             shutdown: shutdown.clone(),
-            progress: crate::progress::Progress::off(),
+            progress: progress.clone(),
         };
+        // The first cycle is the long one (a full sync): show its progress.
+        let view = if first { View::current() } else { View::Off };
+        first = false;
+        let watcher = Watcher::start(view, progress, client.clone());
         let sink = app::sink(config, None, clock.clone())?;
         let outcome = {
             let running = sync::run_cycle(&cycle, sink, Some(&mut state), false);
@@ -54,15 +75,26 @@ pub async fn run(
                 _ = grace_after_stop(shutdown.clone(), clock.clone()) => None,
             }
         };
+        watcher.stop().await;
+        let next = started
+            .checked_add(
+                jiff::SignedDuration::try_from(config.frequency)
+                    .unwrap_or(jiff::SignedDuration::ZERO),
+            )
+            .unwrap_or(started);
         match outcome {
             None => {
+                status.cycle_ended(&Summary::new("unknown"), Outcome::Interrupted);
                 tracing::warn!(
                     "stopped during a cycle; nothing of it was committed, it will be redone"
                 );
                 return Ok(());
             }
             Some((summary, result)) => {
-                log_cycle(&summary, &result);
+                let stopping = shutdown.requested();
+                let next_shown = (!stopping).then(|| next.max(clock.now()));
+                crate::render::log_cycle(&summary, result.as_ref().map(|_| ()), next_shown);
+                status.cycle_ended(&summary, outcome_of(&result));
                 match result {
                     Err(SyncError::Interrupted) => return Ok(()),
                     Err(SyncError::State(error)) => return Err(error.into()),
@@ -73,12 +105,6 @@ pub async fn run(
         if shutdown.requested() {
             return Ok(());
         }
-        let next = started
-            .checked_add(
-                jiff::SignedDuration::try_from(config.frequency)
-                    .unwrap_or(jiff::SignedDuration::ZERO),
-            )
-            .unwrap_or(started);
         let wait = Duration::try_from(next.duration_since(clock.now())).unwrap_or(Duration::ZERO);
         tokio::select! {
             _ = clock.sleep(wait) => {}
@@ -87,36 +113,33 @@ pub async fn run(
     }
 }
 
+fn outcome_of(result: &Result<crate::intake::Sink, SyncError>) -> Outcome {
+    match result {
+        Ok(_) => Outcome::Success,
+        Err(SyncError::Interrupted) => Outcome::Interrupted,
+        Err(_) => Outcome::Failure,
+    }
+}
+
+/// Looks at the loop every [`PULSE`] for signs of life.
+async fn pulse(status: Status, clock: SharedClock) {
+    loop {
+        clock.sleep(PULSE).await;
+        status.observe();
+    }
+}
+
+/// Aborts a background task when the loop returns, however it returns.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Resolves `SHUTDOWN_GRACE` after a stop request.
 async fn grace_after_stop(mut shutdown: Shutdown, clock: SharedClock) {
     shutdown.wait().await;
     clock.sleep(SHUTDOWN_GRACE).await;
-}
-
-/// One line per cycle: what it did, or why it failed.
-fn log_cycle(summary: &Summary, result: &Result<crate::intake::Sink, SyncError>) {
-    let fields = serde_json::to_string(summary).unwrap_or_default();
-    match result {
-        Ok(_) => tracing::info!(
-            kind = summary.kind,
-            users = summary.users,
-            deleted = summary.deleted,
-            okta_requests = summary.okta_requests_total,
-            events = summary.items_delivered,
-            warnings = summary.warning_count(),
-            duration_s = summary.duration_s,
-            summary = %fields,
-            "cycle finished"
-        ),
-        Err(SyncError::Interrupted) => tracing::info!(
-            kind = summary.kind,
-            "cycle stopped on request; nothing committed"
-        ),
-        Err(error) => tracing::error!(
-            kind = summary.kind,
-            events = summary.items_delivered,
-            summary = %fields,
-            "cycle failed, nothing committed; retrying at the next tick: {error}"
-        ),
-    }
 }
