@@ -1,5 +1,5 @@
 //! Correct on any org: admins through groups whatever the assignee list includes, two changes
-//! inside one second, role status changes, and no ghosts after a failed cycle (issue 13). Each
+//! inside one second, role status changes, and no ghosts after a failed cycle. Each
 //! admin test runs under both readings of `GET /iam/assignees/users` (direct roles only, or
 //! group-derived admins too) and with and without the System Log, on an org where a
 //! role-holding group has no member with a direct role.
@@ -7,11 +7,10 @@
 use crate::support;
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 use std::time::Duration;
 
 use okta_asset_connector::config::RawConfig;
-use okta_fake::{FakeIntake, Org, OrgSpec};
+use okta_fake::{Org, OrgSpec};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, RngSeed};
 use support::connector::{is_deleted, latest_events};
@@ -173,16 +172,6 @@ async fn a_role_status_change_of_an_assignee_reaches_the_next_incremental_cycle(
 }
 
 /// Makes the intake refuse everything once it accepted `batches` batches.
-fn fail_after(intake: &Arc<FakeIntake>, batches: u64) -> tokio::task::JoinHandle<()> {
-    let intake = intake.clone();
-    tokio::spawn(async move {
-        while intake.accepted_batches() < batches {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-        intake.fail_next(u32::MAX, 400);
-    })
-}
-
 fn small_batches(raw: &mut RawConfig) {
     raw.batch_size = Some(5);
 }
@@ -197,9 +186,8 @@ async fn a_user_acknowledged_by_a_failed_cycle_then_deleted_is_reported_deleted(
         small_batches,
     )
     .await;
-    let watcher = fail_after(&env.intake, 3);
+    env.intake.fail_after_accepted(3, 400);
     let (_, result) = env.try_cycle(false).await;
-    watcher.await.unwrap();
     assert!(result.is_err(), "the intake failed the cycle");
     let delivered: Vec<String> = env.intake.items_by_user().into_keys().collect();
     assert!(!delivered.is_empty());
@@ -230,9 +218,8 @@ async fn a_user_acknowledged_by_a_failed_cycle_then_deleted_is_reported_deleted(
     });
     env.advance(Duration::from_secs(5));
     let mark = env.intake.accepted_batches();
-    let watcher = fail_after(&env.intake, mark + 1);
+    env.intake.fail_after_accepted(mark + 1, 400);
     let (summary, result) = env.try_cycle(false).await;
-    watcher.await.unwrap();
     assert_eq!(summary.kind, "incremental");
     assert!(result.is_err(), "the intake failed the cycle");
     let held = latest_events(&env.intake);

@@ -1,4 +1,4 @@
-//! Every change in the next cycle, with the System Log as change feed (issue 15): random churn
+//! Every change in the next cycle, with the System Log as change feed: random churn
 //! of every kind with a visibility lag, sign-in noise, intake failures and killed cycles, after
 //! which every settled incremental cycle leaves the intake equal to a fresh full sync; quiet
 //! cycles cost a handful of requests; deleted groups, factor changes and the fallback without
@@ -106,10 +106,8 @@ async fn churn_and_compare(seed: u64, steps: usize) -> usize {
             }
             Trouble::IntakeDown => {
                 let after = env.intake.accepted_batches() + rng.below(3);
-                let watcher = fail_after(&env, after);
-                let outcome = env.try_cycle(false).await;
-                watcher.abort();
-                Some(outcome)
+                env.intake.fail_after_accepted(after, 400);
+                Some(env.try_cycle(false).await)
             }
             Trouble::Killed => {
                 let at = Duration::from_micros(rng.below(60_000));
@@ -145,16 +143,6 @@ async fn churn_and_compare(seed: u64, steps: usize) -> usize {
     env.assert_like_a_fresh_full_sync(&format!("seed {seed}: final"))
         .await;
     compared + 1
-}
-
-fn fail_after(env: &SyncEnv, batches: u64) -> tokio::task::JoinHandle<()> {
-    let intake = env.intake.clone();
-    tokio::spawn(async move {
-        while intake.accepted_batches() < batches {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-        intake.fail_next(u32::MAX, 400);
-    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
