@@ -32,7 +32,7 @@ use jiff::Timestamp;
 
 pub use acks::AckLog;
 pub use migrations::SCHEMA_VERSION;
-pub use store::StateStore;
+pub use store::{adopt_legacy, StateStore};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {

@@ -364,6 +364,52 @@ fn write_assignees(tx: &Transaction<'_>, assignees: &Assignees) -> rusqlite::Res
 
 /// Creates `dir` private, refuses it when other users could replace the state in it (or warns,
 /// see [`private_files::Exposure`]), and makes the state files private before SQLite opens them.
+/// The state files SQLite keeps beside each other: the database, its WAL, its shared memory and
+/// a rollback journal (replayed on open when left over).
+const STATE_FILES: [&str; 4] = [
+    FILE_NAME,
+    "state.sqlite3-wal",
+    "state.sqlite3-shm",
+    "state.sqlite3-journal",
+];
+
+/// Moves the state an older version kept directly in `legacy_dir` into `dir`, when `dir` holds
+/// none yet, so that an upgrade keeps what the intake already holds (a user deleted while the
+/// connector was being upgraded is then still sent as deleted). A legacy database that is not
+/// a regular file of this user is left where it is, with a warning: it could have been planted.
+/// Returns whether a database was moved.
+pub fn adopt_legacy(legacy_dir: &Path, dir: &Path) -> Result<bool, StateError> {
+    let legacy = legacy_dir.join(FILE_NAME);
+    let Ok(meta) = std::fs::symlink_metadata(&legacy) else {
+        return Ok(false);
+    };
+    if dir.join(FILE_NAME).exists() {
+        return Ok(false);
+    }
+    if let Err(refusal) = private_files::own_regular_file(&legacy, &meta) {
+        tracing::warn!("the state left by an older version is not used: {refusal}");
+        return Ok(false);
+    }
+    let io_error = |e: std::io::Error| StateError::Directory {
+        path: dir.display().to_string(),
+        message: e.to_string(),
+    };
+    private_files::create_dir(dir).map_err(io_error)?;
+    for name in STATE_FILES {
+        match std::fs::rename(legacy_dir.join(name), dir.join(name)) {
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => return Err(io_error(error)),
+        }
+    }
+    tracing::info!(
+        from = %legacy.display(),
+        to = %dir.display(),
+        "moved the state an older version kept in the runtime's data volume into the connector's own directory"
+    );
+    Ok(true)
+}
+
 fn make_private(dir: &Path) -> Result<(), StateError> {
     let io_error = |e: std::io::Error| StateError::Directory {
         path: dir.display().to_string(),
@@ -380,13 +426,7 @@ fn make_private(dir: &Path) -> Result<(), StateError> {
         tracing::warn!("{exposure}");
     }
     // The journal too: SQLite replays a leftover `-journal` into the database on open.
-    let files = [
-        FILE_NAME,
-        "state.sqlite3-wal",
-        "state.sqlite3-shm",
-        "state.sqlite3-journal",
-    ];
-    private_files::prepare_files(dir, &files)
+    private_files::prepare_files(dir, &STATE_FILES)
         .map_err(io_error)?
         .map_err(refused)
 }
@@ -547,6 +587,29 @@ mod tests {
         let store = StateStore::open(dir.path(), "https://b.okta.com").unwrap();
         assert_eq!(store.cursors().unwrap(), Cursors::default());
         assert!(store.user_cache().unwrap().is_empty());
+    }
+
+    #[test]
+    fn state_left_in_the_data_volume_is_adopted_once_and_keeps_its_users() {
+        let volume = tempfile::tempdir().unwrap();
+        let own = volume.path().join("okta-asset-connector");
+        let store = StateStore::open(volume.path(), "https://a.okta.com").unwrap();
+        store
+            .ack_log()
+            .unwrap()
+            .record(&[("00u1".into(), KnownUser::default())])
+            .unwrap();
+        drop(store);
+        assert!(adopt_legacy(volume.path(), &own).unwrap());
+        assert!(!volume.path().join(FILE_NAME).exists());
+        let store = StateStore::open(&own, "https://a.okta.com").unwrap();
+        assert!(store.user_cache().unwrap().contains_key("00u1"));
+        drop(store);
+        // Nothing left to adopt, and an existing state is never replaced.
+        assert!(!adopt_legacy(volume.path(), &own).unwrap());
+        drop(StateStore::open(volume.path(), "https://a.okta.com").unwrap());
+        assert!(!adopt_legacy(volume.path(), &own).unwrap());
+        assert!(volume.path().join(FILE_NAME).exists());
     }
 
     #[test]

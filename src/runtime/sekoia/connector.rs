@@ -12,7 +12,7 @@
 //! When the platform could not be reached for the secrets after every retry, the connector
 //! exits non-zero: a new start may find it back, which is what the runtime's restart is for.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use secrecy::ExposeSecret;
@@ -26,6 +26,7 @@ use crate::config::sources::EnvLookup;
 use crate::config::{self, LoadRequest, Needs, RuntimeSettings};
 use crate::runtime::status::Status;
 use crate::runtime::{run_loop, server};
+use crate::state;
 use crate::sync::Shutdown;
 
 /// How long the logs still waiting may take to reach the platform at exit.
@@ -134,6 +135,14 @@ async fn serve_and_run(
     };
     if let Some(intake) = &config.intake {
         redactor.add(intake.api_key.expose_secret());
+    }
+    if config.state_dir == Path::new(config::SYMPHONY_STATE_DIR) {
+        // Versions before 0.2.0 kept their state in the data volume itself.
+        if let Err(error) =
+            state::adopt_legacy(Path::new(config::SYMPHONY_DATA_DIR), &config.state_dir)
+        {
+            return report_and_wait(error.to_string(), &mut shutdown).await;
+        }
     }
     let outcome = run_loop::run(&config, clock, shutdown.clone(), &status).await;
     let exit = match outcome {
