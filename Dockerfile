@@ -40,7 +40,8 @@ FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=builder /out/okta-asset-connector /usr/local/bin/okta-asset-connector
 # The state directory (an SQLite database), owned by the runtime user. Mount a persistent
 # volume here. STATE_DIRECTORY is the *fallback* of state_dir: STATE_DIR, --state-dir and the
-# Sekoia runtime (/symphony_data when /symphony exists) still take precedence.
+# Sekoia runtime (/symphony_data/okta-asset-connector when /symphony exists) still take
+# precedence.
 COPY --from=builder --chown=1000:1000 /out/state /var/lib/okta-asset-connector
 COPY --from=builder --chown=1000:1000 /out/symphony_data /symphony_data
 ENV STATE_DIRECTORY=/var/lib/okta-asset-connector

@@ -6,6 +6,7 @@
 //! cargo bench --bench sync -- --quick      # the 10k-user quiet scenario only (< 1 min)
 //! cargo bench --bench sync -- --only 100k  # scenarios whose name contains "100k"
 //! cargo bench --bench sync -- --rate-limit 1200 --time-scale 120
+//! cargo bench --bench sync -- --index-memory # the membership index alone: old layout vs new
 //! ```
 //!
 //! Method (docs/performance.md has the details):
@@ -19,9 +20,14 @@
 //!   `ScaledClock` of the same scale started at the fake's virtual time, so every wait is still
 //!   computed from Okta's `Date` / `X-Rate-Limit-Reset` headers, and posts to a loopback intake
 //!   inside the child that checks and counts the items without storing them.
+//! - Then "a day of changes": the bench applies `Churn::a_day` to the org (one change per 50
+//!   users, every kind: profiles, lifecycle, memberships, groups, roles, factors) and moves the
+//!   fake's clock a day on; the same child runs a second full sync on its state (the change
+//!   feed caught up, factors re-read only where a factor event named the user). Its requests
+//!   are reported next to the first's.
 //! - One JSON line per scenario on stdout.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -30,7 +36,7 @@ use okta_asset_connector::app;
 use okta_asset_connector::clock::ScaledClock;
 use okta_asset_connector::config::{Needs, RawConfig};
 use okta_fake::cost::per_user_requests;
-use okta_fake::{Bucket, FakeIntake, FakeOkta, FakeOptions, Org, OrgSpec};
+use okta_fake::{Bucket, Churn, FakeIntake, FakeOkta, FakeOptions, Org, OrgSpec};
 use serde_json::{json, Value};
 
 const TOKEN: &str = "bench-token";
@@ -80,6 +86,14 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.iter().any(|a| a == "--child") {
         child(&args);
+        return;
+    }
+    if args.iter().any(|a| a == "--index-child") {
+        index_child(&args);
+        return;
+    }
+    if args.iter().any(|a| a == "--index-memory") {
+        index_memory();
         return;
     }
     let quick = args.iter().any(|a| a == "--quick");
@@ -167,7 +181,7 @@ async fn run_scenario(scenario: &Scenario, org: Org, rate_limit: u32, scale: f64
         })
     });
     let exe = std::env::current_exe().unwrap();
-    let output = tokio::task::spawn_blocking({
+    let (first, second) = tokio::task::spawn_blocking({
         let args = vec![
             "--child".to_string(),
             "--okta".into(),
@@ -181,28 +195,51 @@ async fn run_scenario(scenario: &Scenario, org: Org, rate_limit: u32, scale: f64
             "--time-scale".into(),
             scale.to_string(),
         ];
+        let okta = okta.clone();
         move || {
-            Command::new(exe)
+            let mut child = Command::new(exe)
                 .args(args)
+                .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::inherit())
-                .output()
-                .expect("run the connector child")
+                .spawn()
+                .expect("run the connector child");
+            let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+            let mut next_result = || -> Value {
+                lines
+                    .by_ref()
+                    .map_while(Result::ok)
+                    .find_map(|l| serde_json::from_str(&l).ok())
+                    .unwrap_or_else(|| panic!("the connector child printed no result"))
+            };
+            let first = next_result();
+            let factors = || okta.counters().endpoint("GET /api/v1/users/{id}/factors");
+            let factors_before = factors();
+            // A day of changes, then the second full sync.
+            let changes = okta.with_org(|org| Churn::new(SEED).a_day(org).len());
+            okta.advance_clock(std::time::Duration::from_secs(24 * 3600));
+            let go = format!(
+                "{} {}\n",
+                okta.virtual_now().as_millisecond(),
+                unix_ms_now()
+            );
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(go.as_bytes())
+                .unwrap();
+            let mut second = next_result();
+            second["changes"] = json!(changes);
+            second["factor_reads"] = json!(factors() - factors_before);
+            let status = child.wait().unwrap();
+            assert!(status.success(), "the connector child failed: {status:?}");
+            (first, second)
         }
     })
     .await
     .unwrap();
-    let child: Value = BufReader::new(&output.stdout[..])
-        .lines()
-        .map_while(Result::ok)
-        .filter_map(|l| serde_json::from_str(&l).ok())
-        .last()
-        .unwrap_or_else(|| {
-            panic!(
-                "the connector child printed no result ({:?})",
-                output.status
-            )
-        });
+    let child = first;
     if let Some(trace) = trace {
         trace.abort();
     }
@@ -250,6 +287,17 @@ async fn run_scenario(scenario: &Scenario, org: Org, rate_limit: u32, scale: f64
         "items_delivered": items,
         "events_per_s": (items as f64 / wall_s).round(),
         "summary_users": child["users"],
+        "second_full_after_a_day": {
+            "changes": second["changes"],
+            "requests": second["requests"],
+            "requests_vs_first": round3(second["requests"].as_u64().unwrap() as f64 / requests as f64),
+            "requests_per_bucket": second["requests_per_bucket"],
+            "factor_reads": second["factor_reads"],
+            "wall_s": round3(second["wall_s"].as_f64().unwrap()),
+            "deleted": second["deleted"],
+            "change_feed": second["change_feed"],
+            "peak_rss_mib": second["peak_rss_mib"],
+        },
     })
 }
 
@@ -266,6 +314,10 @@ fn bucket_name(bucket: Bucket) -> &'static str {
 
 fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
+}
+
+fn unix_ms_now() -> i64 {
+    unix_ms()
 }
 
 fn unix_ms() -> i64 {
@@ -308,48 +360,64 @@ fn child(args: &[String]) {
         let config = raw
             .validate(Needs::OktaAndIntake)
             .expect("valid configuration");
-        // The fake's virtual time now: its time then, plus the real time since, scaled.
-        let elapsed_ms = (unix_ms() - unix_then) as f64 * scale;
-        let start = jiff::Timestamp::from_millisecond(virtual_ms + elapsed_ms as i64).unwrap();
-        let clock = Arc::new(ScaledClock::new(start, scale));
-        let cpu_before = cpu_seconds();
-        let started = Instant::now();
-        let (summary, result) = app::sync_once(&config, None, true, clock).await;
-        let wall = started.elapsed();
-        let cpu = cpu_seconds() - cpu_before;
+        let first = run_child_sync(&config, virtual_ms, unix_then, scale, &intake).await;
+        println!("{first}");
+        // The parent applies a day of changes and answers with the fake's new virtual time.
+        let mut go = String::new();
+        std::io::stdin().read_line(&mut go).unwrap();
+        let mut parts = go.split_whitespace().map(|p| p.parse::<i64>().unwrap());
+        let (virtual_ms, unix_then) = (parts.next().unwrap(), parts.next().unwrap());
+        let second = run_child_sync(&config, virtual_ms, unix_then, scale, &intake).await;
+        println!("{second}");
         let _ = std::fs::remove_dir_all(&state_dir);
-        if let Err(error) = result {
-            eprintln!("bench: the sync failed: {error}");
-            std::process::exit(1);
-        }
-        let summary = summary.unwrap();
-        let line = json!({
-            "users": summary.users,
-            "groups": summary.groups,
-            "memberships": summary.memberships,
-            "admins": summary.admins,
-            "requests": summary.okta_requests_total,
-            "requests_per_bucket": summary.okta_requests,
-            "http_429": summary.okta_429_quota + summary.okta_429_concurrency,
-            "wall_s": wall.as_secs_f64(),
-            "cpu_s": round3(cpu),
-            "peak_rss_mib": round3(peak_rss_kib() as f64 / 1024.0),
-            "items_delivered": intake.item_count(),
-            "warnings": summary.warnings,
-        });
-        println!("{line}");
         drop(intake);
     });
 }
 
+/// One full sync on the child's state, measured.
+async fn run_child_sync(
+    config: &okta_asset_connector::config::Config,
+    virtual_ms: i64,
+    unix_then: i64,
+    scale: f64,
+    intake: &FakeIntake,
+) -> Value {
+    // The fake's virtual time now: its time then, plus the real time since, scaled.
+    let elapsed_ms = (unix_ms() - unix_then) as f64 * scale;
+    let start = jiff::Timestamp::from_millisecond(virtual_ms + elapsed_ms as i64).unwrap();
+    let clock = Arc::new(ScaledClock::new(start, scale));
+    let items_before = intake.item_count();
+    let cpu_before = cpu_seconds();
+    let started = Instant::now();
+    let (summary, result) = app::sync_once(config, None, true, clock).await;
+    let wall = started.elapsed();
+    let cpu = cpu_seconds() - cpu_before;
+    if let Err(error) = result {
+        eprintln!("bench: the sync failed: {error}");
+        std::process::exit(1);
+    }
+    let summary = summary.unwrap();
+    json!({
+        "users": summary.users,
+        "groups": summary.groups,
+        "memberships": summary.memberships,
+        "admins": summary.admins,
+        "deleted": summary.deleted,
+        "change_feed": summary.change_feed,
+        "requests": summary.okta_requests_total,
+        "requests_per_bucket": summary.okta_requests,
+        "http_429": summary.okta_429_quota + summary.okta_429_concurrency,
+        "wall_s": wall.as_secs_f64(),
+        "cpu_s": round3(cpu),
+        "peak_rss_mib": round3(peak_rss_kib() as f64 / 1024.0),
+        "items_delivered": intake.item_count() - items_before,
+        "warnings": summary.warnings,
+    })
+}
+
 /// `VmHWM` of this process, KiB.
 fn peak_rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
+    rss_kib("VmHWM:")
 }
 
 /// User + system CPU time of this process (`/proc/self/stat`, clock ticks of 1/100 s).
@@ -365,4 +433,136 @@ fn cpu_seconds() -> f64 {
             .unwrap_or(0.0)
     };
     (ticks(11) + ticks(12)) / 100.0
+}
+
+// ------------------------------------------------------------- the membership index alone
+
+/// Layouts measured by `--index-memory`: name, users, groups per user (Everyone aside).
+const INDEX_LAYOUTS: [(&str, usize, usize); 2] = [
+    ("2m-members-in-one-group", 2_000_000, 1),
+    ("100k-users-x8-groups", 100_000, 8),
+];
+const INDEX_GROUPS: usize = 2_000;
+
+/// Peak RSS growth of building the user → groups index, the way the connector lists members
+/// (group by group), with the layout before this change (`old`: a hash map from each boxed id
+/// string to a vector of group indices, fed a whole group's member list at a time) and the
+/// compact one (`new`: packed ids and flat `u32` runs, fed page by page). Each in a child
+/// process of its own, so its `VmHWM` is its own.
+fn index_memory() {
+    let exe = std::env::current_exe().unwrap();
+    for (name, users, per_user) in INDEX_LAYOUTS {
+        for layout in ["old", "new"] {
+            let output = Command::new(&exe)
+                .args([
+                    "--index-child",
+                    layout,
+                    &users.to_string(),
+                    &per_user.to_string(),
+                ])
+                .stderr(Stdio::inherit())
+                .output()
+                .expect("run the index child");
+            let line: Value = BufReader::new(&output.stdout[..])
+                .lines()
+                .map_while(Result::ok)
+                .find_map(|l| serde_json::from_str(&l).ok())
+                .expect("the index child printed a result");
+            let memberships = line["memberships"].as_u64().unwrap();
+            let growth = line["rss_growth_kib"].as_u64().unwrap();
+            println!(
+                "{}",
+                json!({
+                    "index": name,
+                    "layout": layout,
+                    "memberships": memberships,
+                    "peak_rss_growth_mib": round3(growth as f64 / 1024.0),
+                    "bytes_per_membership": round3(growth as f64 * 1024.0 / memberships as f64),
+                })
+            );
+        }
+    }
+}
+
+/// An Okta-like user id (`00u` + 17 letters and digits), the same for the same `n`.
+fn okta_id(n: usize) -> String {
+    const ALNUM: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut x = (n as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x5bd1_e995;
+    let mut id = String::with_capacity(20);
+    id.push_str("00u");
+    for _ in 0..17 {
+        id.push(ALNUM[(x % 62) as usize] as char);
+        x = (x / 62) ^ (x << 7).wrapping_mul(31);
+    }
+    id
+}
+
+fn index_child(args: &[String]) {
+    let at = args.iter().position(|a| a == "--index-child").unwrap();
+    let layout = args[at + 1].as_str();
+    let users: usize = args[at + 2].parse().unwrap();
+    let per_user: usize = args[at + 3].parse().unwrap();
+    // Members per group, as user numbers (built first: not part of what is measured). User `u`
+    // is in groups (u·7 + j·131) mod INDEX_GROUPS for j < per_user; with one group per user,
+    // everyone is in the same group.
+    let groups = if per_user == 1 { 1 } else { INDEX_GROUPS };
+    let mut by_group: Vec<Vec<u32>> = vec![Vec::new(); groups];
+    for u in 0..users {
+        for j in 0..per_user {
+            by_group[(u * 7 + j * 131) % groups].push(u as u32);
+        }
+    }
+    let before = rss_kib("VmRSS:");
+    let memberships;
+    match layout {
+        "old" => {
+            let mut map: std::collections::HashMap<Box<str>, Vec<u32>> =
+                std::collections::HashMap::new();
+            let mut count = 0u64;
+            for (g, members) in by_group.iter().enumerate() {
+                // The old listing returned a group's whole member list, then indexed it.
+                let members: Vec<String> = members.iter().map(|&u| okta_id(u as usize)).collect();
+                for member in members {
+                    let groups = map.entry(member.into_boxed_str()).or_default();
+                    if !groups.contains(&(g as u32)) {
+                        groups.push(g as u32);
+                        count += 1;
+                    }
+                }
+            }
+            memberships = count;
+            std::hint::black_box(&map);
+        }
+        _ => {
+            let mut index =
+                okta_asset_connector::sync::directory::index::MembershipIndex::default();
+            for (g, members) in by_group.iter().enumerate() {
+                // Pages of 1,000 member ids, indexed as they arrive.
+                for page in members.chunks(1000) {
+                    let page: Vec<String> = page.iter().map(|&u| okta_id(u as usize)).collect();
+                    for id in &page {
+                        index.add(id, g as u32);
+                    }
+                }
+            }
+            index.seal();
+            memberships = index.count();
+            std::hint::black_box(&index);
+        }
+    }
+    let peak = rss_kib("VmHWM:");
+    println!(
+        "{}",
+        json!({"memberships": memberships, "rss_growth_kib": peak.saturating_sub(before)})
+    );
+}
+
+/// A `/proc/self/status` field in KiB.
+fn rss_kib(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
 }

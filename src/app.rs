@@ -165,6 +165,8 @@ pub fn sync_options(config: &Config) -> SyncOptions {
         batch_size,
         max_batch_bytes,
         full_sync_interval: config.full_sync_interval,
+        mfa_refresh_interval: config.mfa_refresh_interval,
+        notices: sync::Notices::default(),
     }
 }
 

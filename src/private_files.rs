@@ -244,7 +244,7 @@ pub fn prepare_files(dir: &Path, names: &[&str]) -> io::Result<Result<(), Refusa
 }
 
 #[cfg(unix)]
-fn own_regular_file(path: &Path, meta: &fs::Metadata) -> Result<(), Refusal> {
+pub(crate) fn own_regular_file(path: &Path, meta: &fs::Metadata) -> Result<(), Refusal> {
     use std::os::unix::fs::MetadataExt;
     if !meta.file_type().is_file() {
         return Err(Refusal::NotARegularFile {
@@ -263,7 +263,7 @@ fn own_regular_file(path: &Path, meta: &fs::Metadata) -> Result<(), Refusal> {
 }
 
 #[cfg(not(unix))]
-fn own_regular_file(path: &Path, meta: &fs::Metadata) -> Result<(), Refusal> {
+pub(crate) fn own_regular_file(path: &Path, meta: &fs::Metadata) -> Result<(), Refusal> {
     if meta.file_type().is_file() {
         Ok(())
     } else {

@@ -287,7 +287,7 @@ key_table! {
     /// Directory of the connector's state.
     state_dir: PathValue {
         env: ["STATE_DIR"], flag: Flag::value("state-dir", "DIR"),
-        default: "/symphony_data under the Sekoia runtime, else $STATE_DIRECTORY, $XDG_STATE_HOME/okta-asset-connector or ~/.local/state/okta-asset-connector",
+        default: "/symphony_data/okta-asset-connector under the Sekoia runtime, else $STATE_DIRECTORY, $XDG_STATE_HOME/okta-asset-connector or ~/.local/state/okta-asset-connector",
         heading: heading::RUNTIME, scope: All,
     },
     /// Allow plain http, for loopback hosts only (local tests).

@@ -44,6 +44,11 @@ pub const DEFAULT_SEKOIA_BASE_URL: &str = "https://api.sekoia.io";
 pub const SYMPHONY_DIR: &str = "/symphony";
 /// Where the Sekoia connector runtime keeps connector data.
 pub const SYMPHONY_DATA_DIR: &str = "/symphony_data";
+/// The state directory under the Sekoia runtime: a directory of our own inside its data volume.
+/// How the platform mounts `/symphony_data` is not documented (a volume writable by everyone,
+/// like a Kubernetes `emptyDir`, is common); the state directory must be private to the
+/// connector, and a subdirectory it creates `0700` is, whatever the volume's mode.
+pub const SYMPHONY_STATE_DIR: &str = "/symphony_data/okta-asset-connector";
 /// The environment variable naming the config file (like `--config`).
 pub const CONFIG_FILE_ENV: &str = "OKTA_CONNECTOR_CONFIG";
 
@@ -67,7 +72,7 @@ pub enum Source {
     RuntimeFile(&'static str),
     /// The module's secrets the Sekoia runtime serves, overlaid on `module_configuration`.
     RuntimeSecrets,
-    /// What the Sekoia runtime implies (the state in `/symphony_data`).
+    /// What the Sekoia runtime implies (the state in `/symphony_data/okta-asset-connector`).
     RuntimeDefault,
     /// The config file.
     File(PathBuf),

@@ -20,7 +20,7 @@ use serde_json::{Map, Value};
 
 use super::sources::{EnvLookup, Layer};
 use super::url::redact_quoted;
-use super::{ConfigError, Source, SYMPHONY_DATA_DIR};
+use super::{ConfigError, Source, SYMPHONY_STATE_DIR};
 
 /// The module's configuration: `{base_url, apikey}` (secrets as placeholders).
 pub const MODULE_CONFIGURATION: &str = "module_configuration";
@@ -208,7 +208,7 @@ impl RuntimeSettings {
             layer.set_text("connector_uuid", uuid, source.clone());
         }
         if self.is_active() {
-            layer.set_text("state_dir", SYMPHONY_DATA_DIR, Source::RuntimeDefault);
+            layer.set_text("state_dir", SYMPHONY_STATE_DIR, Source::RuntimeDefault);
         }
         layer
     }
@@ -311,7 +311,7 @@ mod tests {
         assert_eq!(layer.raw().connector_uuid.as_deref(), Some("0e2b7bc2-0a67"));
         assert_eq!(
             layer.raw().state_dir.as_deref(),
-            Some(Path::new(SYMPHONY_DATA_DIR))
+            Some(Path::new(SYMPHONY_STATE_DIR))
         );
     }
 

@@ -13,6 +13,7 @@ use std::fmt;
 use jiff::Timestamp;
 use serde::ser::{SerializeSeq, SerializeStruct};
 use serde::{Serialize, Serializer};
+use serde_json::value::RawValue;
 
 use super::GroupInfo;
 
@@ -32,8 +33,16 @@ pub struct Event<'a> {
     pub(super) severity: &'static str,
     pub(super) time: i64,
     pub(super) metadata: Metadata<'a>,
+    #[serde(skip)]
     pub(super) user: UserObject<'a>,
+    #[serde(skip)]
     pub(super) enrichments: [AccountEnrichment<'a>; 1],
+    /// `user` and `enrichments` as serialised once (the fingerprint of `metadata.uid` is taken
+    /// over these bytes): the event's JSON copies them rather than serialising them again.
+    #[serde(rename = "user")]
+    pub(super) user_json: Box<RawValue>,
+    #[serde(rename = "enrichments")]
+    pub(super) enrichments_json: Box<RawValue>,
 }
 
 impl Event<'_> {
@@ -66,6 +75,11 @@ impl Event<'_> {
         self.user.has_mfa
     }
 
+    /// `metadata.uid`: identical for identical content (see `RecordUid`).
+    pub fn record_uid(&self) -> String {
+        self.metadata.uid.to_string()
+    }
+
     /// The Okta status carried in `enrichments[0].value` (`DELETED` for hard deletes).
     pub fn status(&self) -> &str {
         self.enrichments[0].value
@@ -92,11 +106,11 @@ pub(super) struct Product {
     pub vendor_name: &'static str,
 }
 
-/// `metadata.uid`: the Okta id, the version of the record (`lastUpdated` in epoch ms) and a
-/// fingerprint of the enrichment (groups, admin, MFA). The same content always gets the same uid;
-/// a change of the record **or of its enrichment** gets a new one. The fingerprint matters
-/// because Okta does not bump a user's `lastUpdated` when their memberships change, so an
-/// incremental sync re-emits such users with an unchanged `lastUpdated`.
+/// `metadata.uid`: the Okta id and a fingerprint of the event's content (everything but the
+/// collection time). The same content always gets the same uid; any change gets a new one, so
+/// the sync can skip re-sending an event the intake already holds, and never skips a change
+/// (Okta's `lastUpdated` has whole seconds and does not move for membership, role or MFA
+/// changes, so it cannot tell versions apart).
 #[derive(Debug, Clone)]
 pub(super) struct RecordUid<'a> {
     pub id: &'a str,
@@ -105,8 +119,8 @@ pub(super) struct RecordUid<'a> {
 
 #[derive(Debug, Clone, Copy)]
 pub(super) enum RecordVersion {
-    /// `lastUpdated` in epoch ms (`None` when Okta sent none) and the enrichment fingerprint.
-    Updated(Option<i64>, u64),
+    /// 128-bit fingerprint of the content.
+    Content(u128),
     /// Hard delete observed at this epoch ms.
     Deleted(i64),
 }
@@ -114,39 +128,44 @@ pub(super) enum RecordVersion {
 impl fmt::Display for RecordUid<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.version {
-            RecordVersion::Updated(Some(ms), fp) => write!(f, "{}:{}:{:016x}", self.id, ms, fp),
-            RecordVersion::Updated(None, fp) => write!(f, "{}:-:{:016x}", self.id, fp),
+            RecordVersion::Content(fp) => write!(f, "{}:{:032x}", self.id, fp),
             RecordVersion::Deleted(ms) => write!(f, "{}:deleted:{}", self.id, ms),
         }
     }
 }
 
-/// 64-bit FNV-1a: a stable (across runs and builds) fingerprint, not a security hash.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Fnv(u64);
-
-impl Fnv {
-    pub fn new() -> Self {
-        Fnv(0xcbf2_9ce4_8422_2325)
+/// A stable (across runs, builds and platforms) 128-bit fingerprint of `bytes`: two lanes
+/// that each take 8 bytes per step through a bijective mix, then a final avalanche. Not a
+/// security hash: the events are ours, nobody crafts collisions. Within one lane each step is a
+/// bijection of both the state and the word, so two inputs of the same length that differ in
+/// a single 8-byte word never collide.
+pub(super) fn fingerprint128(bytes: &[u8]) -> u128 {
+    const K1: u64 = 0x9e37_79b9_7f4a_7c15;
+    const K2: u64 = 0xc2b2_ae3d_27d4_eb4f;
+    let len = bytes.len() as u64;
+    let mut a = 0x243f_6a88_85a3_08d3 ^ len;
+    let mut b = 0x1319_8a2e_0370_7344 ^ len.rotate_left(32);
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+        a = (a ^ word).wrapping_mul(K1).rotate_left(31);
+        b = (b.rotate_left(27) ^ word).wrapping_mul(K2);
     }
+    let mut tail = [0u8; 8];
+    tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+    let word = u64::from_le_bytes(tail);
+    a = (a ^ word).wrapping_mul(K1).rotate_left(31);
+    b = (b.rotate_left(27) ^ word).wrapping_mul(K2);
+    (u128::from(fmix64(a ^ b.rotate_left(17))) << 64) | u128::from(fmix64(b ^ a))
+}
 
-    pub fn bytes(mut self, bytes: &[u8]) -> Self {
-        for &b in bytes {
-            self.0 ^= u64::from(b);
-            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-        self
-    }
-
-    /// A field: its bytes then a separator no UTF-8 string contains, so fields cannot run
-    /// into each other.
-    pub fn field(self, value: &str) -> Self {
-        self.bytes(value.as_bytes()).bytes(&[0xff])
-    }
-
-    pub fn finish(self) -> u64 {
-        self.0
-    }
+/// MurmurHash3's 64-bit finaliser: every input bit affects every output bit.
+fn fmix64(mut h: u64) -> u64 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
 }
 
 impl Serialize for RecordUid<'_> {

@@ -24,9 +24,12 @@
 //!   `status_changed` are RFC 3339 with millisecond precision and `Z`. An Okta timestamp before
 //!   2001-09-09 (epoch ms < 10^12; Okta was founded in 2009) can only come from a broken import
 //!   and would be indistinguishable from a value in seconds: it is omitted.
-//! - `metadata.uid` = `{id}:{lastUpdated epoch ms}:{enrichment fingerprint}` (FNV-1a of groups,
-//!   admin and MFA): stable for the same content, new when the record or its enrichment changes
-//!   (membership changes do not bump Okta's `lastUpdated`). Hard deletes:
+//! - `metadata.uid` = `{id}:{fingerprint}`: 32 hex digits of a 128-bit fingerprint of the whole
+//!   event except when it was collected (`time`, `metadata.logged_time`). The same content
+//!   always gets the same uid, any change a new one, whatever moved: the record (Okta's
+//!   `lastUpdated` has whole seconds, so two changes inside one second share it), the groups,
+//!   admin rights or MFA (which do not move `lastUpdated` at all). The sync stores the uid it
+//!   delivered per user and skips only an identical event. Hard deletes:
 //!   `{id}:deleted:{epoch ms}`.
 //! - A record whose Okta `id` is blank is not an Okta user and has no identity to report:
 //!   callers skip it ([`is_mappable`]).
@@ -72,9 +75,9 @@ use crate::okta::model::{User, UserStatus};
 
 pub use event::Event;
 use event::{
-    Account, AccountData, AccountEnrichment, EmailAddrs, Fnv, FullName, Groups, LdapPerson,
-    Location, Manager, Metadata, Organization, Product, RecordUid, RecordVersion, Rfc3339,
-    UserObject,
+    fingerprint128, Account, AccountData, AccountEnrichment, EmailAddrs, FullName, Groups,
+    LdapPerson, Location, Manager, Metadata, Organization, Product, RecordUid, RecordVersion,
+    Rfc3339, UserObject,
 };
 
 /// The unit of the top-level `time` field.
@@ -215,52 +218,46 @@ pub fn map_user<'a>(user: &'a User, enrichment: &Enrichment<'a>, ctx: &'a MapCon
 
     let status = non_blank(user.status.as_str()).unwrap_or("UNKNOWN");
 
-    event(
-        ctx,
-        metadata(
-            ctx,
-            RecordUid {
-                id: id.unwrap_or_default(),
-                version: RecordVersion::Updated(
-                    last_updated.map(|t| t.as_millisecond()),
-                    fingerprint(enrichment),
-                ),
-            },
-        ),
-        UserObject {
+    let user_object = UserObject {
+        uid: id,
+        name,
+        uid_alt: login,
+        email_addr: email,
+        domain,
+        full_name,
+        display_name: opt(&p.display_name),
+        phone_number: opt(&p.mobile_phone).or(opt(&p.primary_phone)),
+        type_id,
+        type_,
+        has_mfa: enrichment.has_mfa,
+        account: Account {
             uid: id,
             name,
-            uid_alt: login,
-            email_addr: email,
-            domain,
-            full_name,
-            display_name: opt(&p.display_name),
-            phone_number: opt(&p.mobile_phone).or(opt(&p.primary_phone)),
-            type_id,
-            type_,
-            has_mfa: enrichment.has_mfa,
-            account: Account {
-                uid: id,
-                name,
-                type_id: ACCOUNT_TYPE.0,
-                type_: ACCOUNT_TYPE.1,
-                is_disabled: !user.status.is_enabled(),
-                is_locked: Some(user.status == UserStatus::LockedOut),
-            },
-            groups: enrichment.groups.map(Groups),
-            org,
-            ldap_person: (!ldap.is_empty()).then_some(ldap),
+            type_id: ACCOUNT_TYPE.0,
+            type_: ACCOUNT_TYPE.1,
+            is_disabled: !user.status.is_enabled(),
+            is_locked: Some(user.status == UserStatus::LockedOut),
         },
-        AccountEnrichment {
-            name: "account",
-            value: status,
-            data: AccountData {
-                is_enabled: user.status.is_enabled(),
-                last_logon: plausible(user.last_login).map(Rfc3339),
-                last_time_password_change: plausible(user.password_changed).map(|t| t.as_second()),
-                status_changed: plausible(user.status_changed).map(Rfc3339),
-            },
+        groups: enrichment.groups.map(Groups),
+        org,
+        ldap_person: (!ldap.is_empty()).then_some(ldap),
+    };
+    let account = AccountEnrichment {
+        name: "account",
+        value: status,
+        data: AccountData {
+            is_enabled: user.status.is_enabled(),
+            last_logon: plausible(user.last_login).map(Rfc3339),
+            last_time_password_change: plausible(user.password_changed).map(|t| t.as_second()),
+            status_changed: plausible(user.status_changed).map(Rfc3339),
         },
+    };
+    event(
+        ctx,
+        id.unwrap_or_default(),
+        Version::Content,
+        user_object,
+        account,
     )
 }
 
@@ -278,13 +275,8 @@ pub fn map_deleted_user<'a>(
     let deleted_ms = deleted_at.as_millisecond();
     event(
         ctx,
-        metadata(
-            ctx,
-            RecordUid {
-                id: user_id,
-                version: RecordVersion::Deleted(deleted_ms),
-            },
-        ),
+        user_id,
+        Version::Deleted(deleted_ms),
         UserObject {
             uid: id,
             name,
@@ -325,13 +317,35 @@ pub fn map_deleted_user<'a>(
     )
 }
 
-/// Assembles an event: the constant classification fields, `time`, and the given parts.
+/// Which `metadata.uid` an event gets.
+enum Version {
+    /// A fingerprint of its content.
+    Content,
+    /// A hard delete observed at this epoch ms.
+    Deleted(i64),
+}
+
+/// Assembles an event: the constant classification fields, `time`, the uid, and the given
+/// parts. The user object and the enrichments are serialised once, here: the fingerprint is
+/// taken over those bytes, and the event's own serialisation copies them.
 fn event<'a>(
-    ctx: &MapContext,
-    metadata: Metadata<'a>,
+    ctx: &'a MapContext,
+    id: &'a str,
+    version: Version,
     user: UserObject<'a>,
     enrichment: AccountEnrichment<'a>,
 ) -> Event<'a> {
+    let enrichments = [enrichment];
+    let user_json = raw_json(&user, 2048);
+    let enrichments_json = raw_json(&enrichments, 256);
+    let version = match version {
+        Version::Content => RecordVersion::Content(content_fingerprint(
+            ctx,
+            user_json.get(),
+            enrichments_json.get(),
+        )),
+        Version::Deleted(ms) => RecordVersion::Deleted(ms),
+    };
     Event {
         activity_id: 2,
         activity_name: "Collect",
@@ -347,39 +361,37 @@ fn event<'a>(
             TimeUnit::Seconds => ctx.collected_at.as_second(),
             TimeUnit::Milliseconds => ctx.collected_at.as_millisecond(),
         },
-        metadata,
+        metadata: metadata(ctx, RecordUid { id, version }),
         user,
-        enrichments: [enrichment],
+        enrichments,
+        user_json,
+        enrichments_json,
     }
 }
 
-/// Fingerprint of everything the enrichment contributes to the event (see `RecordUid`).
-fn fingerprint(enrichment: &Enrichment<'_>) -> u64 {
-    let flag = |v: Option<bool>| match v {
-        None => "?",
-        Some(true) => "1",
-        Some(false) => "0",
-    };
-    let mut h = Fnv::new()
-        .field(flag(enrichment.is_admin))
-        .field(flag(enrichment.has_mfa));
-    match enrichment.groups {
-        None => h = h.field("?"),
-        Some(groups) => {
-            for g in groups.iter().filter(|g| event::group_is_usable(g)) {
-                h = h
-                    .field(&g.uid)
-                    .field(g.name.as_deref().unwrap_or_default())
-                    .field(g.desc.as_deref().unwrap_or_default())
-                    .field(&g.group_type);
-                for p in &g.privileges {
-                    h = h.field(p);
-                }
-                h = h.bytes(&[0xfe]);
-            }
-        }
+/// `value` serialised once, into a buffer sized for it (`capacity` bytes to start with).
+fn raw_json(value: &impl serde::Serialize, capacity: usize) -> Box<serde_json::value::RawValue> {
+    let mut bytes = Vec::with_capacity(capacity);
+    // Plain structs of strings, integers and booleans serialise into a Vec infallibly, and
+    // serde_json writes valid UTF-8.
+    serde_json::to_writer(&mut bytes, value).expect("the event part serialises");
+    let json = String::from_utf8(bytes).expect("serde_json writes UTF-8");
+    serde_json::value::RawValue::from_string(json).expect("serde_json writes valid JSON")
+}
+
+/// Fingerprint of everything the event says except when it was collected (`time`,
+/// `metadata.logged_time`) and the uid itself: the tenant, the user object and the
+/// enrichments, as serialised. The classification fields are constants, so they add nothing.
+/// Each part is fingerprinted where it lies, then the three fingerprints together.
+fn content_fingerprint(ctx: &MapContext, user_json: &str, enrichments_json: &str) -> u128 {
+    let mut parts = [0u8; 48];
+    for (i, part) in [ctx.tenant_uid.trim(), user_json, enrichments_json]
+        .iter()
+        .enumerate()
+    {
+        parts[i * 16..(i + 1) * 16].copy_from_slice(&fingerprint128(part.as_bytes()).to_le_bytes());
     }
-    h.finish()
+    fingerprint128(&parts)
 }
 
 fn metadata<'a>(ctx: &'a MapContext, uid: RecordUid<'a>) -> Metadata<'a> {

@@ -129,8 +129,7 @@ fn rich_user_maps_field_by_field() {
         .unwrap()
         .as_millisecond();
     let uid = ev["metadata"]["uid"].as_str().unwrap().to_string();
-    assert!(uid.starts_with(&format!("00u1rich:{updated_ms}:")), "{uid}");
-    assert_eq!(uid.len(), "00u1rich:".len() + 13 + 1 + 16, "{uid}");
+    assert_is_content_uid(&uid, "00u1rich");
     assert_eq!(
         ev["metadata"],
         json!({
@@ -237,10 +236,7 @@ fn minimal_user_has_no_nulls_or_empties() {
                         "is_disabled": true, "is_locked": false},
         })
     );
-    assert!(ev["metadata"]["uid"]
-        .as_str()
-        .unwrap()
-        .starts_with("00u1min:-:"));
+    assert_is_content_uid(ev["metadata"]["uid"].as_str().unwrap(), "00u1min");
     assert_eq!(
         ev["enrichments"],
         json!([{"name": "account", "value": "STAGED", "data": {"is_enabled": false}}])
@@ -551,10 +547,7 @@ fn implausible_timestamps_are_omitted() {
     let ev = to_value(&map_user(&u, &Enrichment::UNKNOWN, &c));
     assert!(ev["user"].get("ldap_person").is_none());
     assert_eq!(ev["enrichments"][0]["data"], json!({"is_enabled": true}));
-    assert!(ev["metadata"]["uid"]
-        .as_str()
-        .unwrap()
-        .starts_with("00u1:-:"));
+    assert_is_content_uid(ev["metadata"]["uid"].as_str().unwrap(), "00u1");
 }
 
 #[test]
@@ -601,6 +594,21 @@ fn write_json_appends() {
     let mut buf = b"[".to_vec();
     event.write_json(&mut buf);
     assert_eq!(&buf[1..], event.to_json_bytes().as_slice());
+}
+
+/// `{id}:` then 32 lowercase hex digits.
+fn assert_is_content_uid(uid: &str, id: &str) {
+    let fingerprint = uid
+        .strip_prefix(id)
+        .and_then(|rest| rest.strip_prefix(':'))
+        .unwrap_or_else(|| panic!("{uid} does not start with {id}:"));
+    assert_eq!(fingerprint.len(), 32, "{uid}");
+    assert!(
+        fingerprint
+            .chars()
+            .all(|c| matches!(c, '0'..='9' | 'a'..='f')),
+        "{uid}"
+    );
 }
 
 #[test]
@@ -676,4 +684,39 @@ fn metadata_uid_is_stable_and_follows_record_and_enrichment() {
     let mut newer = u.clone();
     newer.last_updated = Some("2026-03-01T00:00:00Z".parse().unwrap());
     assert_ne!(first, uid(&newer, &base));
+    // A second change inside the same second: Okta's `lastUpdated` is the same, the content
+    // is not, and neither is the uid.
+    let mut same_second = u.clone();
+    same_second.profile.title = Some("Another title".into());
+    assert_eq!(same_second.last_updated, u.last_updated);
+    assert_ne!(first, uid(&same_second, &base));
+    let mut status = u.clone();
+    status.status = crate::okta::model::UserStatus::Suspended;
+    assert_ne!(first, uid(&status, &base));
+    // Another org, another uid.
+    let other_org = MapContext {
+        tenant_uid: "other.okta.com".into(),
+        ..ctx(TimeUnit::Milliseconds)
+    };
+    assert_ne!(
+        first,
+        to_value(&map_user(&u, &base, &other_org))["metadata"]["uid"]
+    );
+}
+
+#[test]
+fn fingerprints_differ_for_any_single_byte_change() {
+    let base: Vec<u8> = (0..200u8).collect();
+    let first = super::event::fingerprint128(&base);
+    let mut seen = std::collections::HashSet::from([first]);
+    for i in 0..base.len() {
+        let mut changed = base.clone();
+        changed[i] ^= 0x01;
+        assert!(
+            seen.insert(super::event::fingerprint128(&changed)),
+            "byte {i}"
+        );
+    }
+    assert!(seen.insert(super::event::fingerprint128(&base[..199])));
+    assert_eq!(first, super::event::fingerprint128(&base));
 }

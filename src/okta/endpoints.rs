@@ -4,8 +4,10 @@ use jiff::Timestamp;
 
 use super::client::OktaClient;
 use super::error::OktaError;
-use super::model::{Factor, Group, IdOnly, RoleAssignment, User};
-use super::paging::{LinkStyle, Pager};
+use url::Url;
+
+use super::model::{Factor, Group, IdOnly, LogEvent, RoleAssignment, User};
+use super::paging::{LinkStyle, OnEmptyPage, PageLimits, Pager};
 use crate::http::display_url;
 
 /// Users per page (Okta's maximum for users).
@@ -16,6 +18,8 @@ pub const GROUPS_PAGE: u32 = 200;
 pub const MEMBERS_PAGE: u32 = 1000;
 /// Role assignees per page (Okta's maximum for this endpoint).
 pub const ASSIGNEES_PAGE: u32 = 100;
+/// System Log events per page (Okta's maximum).
+pub const LOG_PAGE: u32 = 1000;
 
 /// Search and filter expressions, built in one place so that quoting is done once and right.
 pub mod expr {
@@ -39,6 +43,28 @@ pub mod expr {
     pub fn groups_changed_since(since: Timestamp) -> String {
         let at = okta_time(since);
         format!("lastUpdated gt \"{at}\" or lastMembershipUpdated gt \"{at}\"")
+    }
+
+    /// System Log event types that can change what an inventory event says, as `eventType`
+    /// prefixes. Sign-ins (`user.session.*`, `user.authentication.*`), by far the bulk of a live
+    /// org's log, match none of them, so they are never transferred.
+    pub const LOG_EVENT_PREFIXES: [&str; 7] = [
+        "user.lifecycle.",
+        "user.account.",
+        "user.mfa.factor.",
+        "group.user_membership.",
+        "group.profile.",
+        "group.lifecycle.",
+        "group.privilege.",
+    ];
+
+    /// The System Log `filter` asking for [`LOG_EVENT_PREFIXES`] only.
+    pub fn log_events() -> String {
+        LOG_EVENT_PREFIXES
+            .iter()
+            .map(|prefix| format!("eventType sw \"{prefix}\""))
+            .collect::<Vec<_>>()
+            .join(" or ")
     }
 
     /// `id eq "a" or id eq "b"`; ids are Okta ids (alphanumeric), anything else is dropped
@@ -71,10 +97,11 @@ impl OktaClient {
         })
     }
 
-    /// `GET /api/v1/groups[?filter=...]`.
+    /// `GET /api/v1/groups?expand=stats[&filter=...]`: `expand=stats` adds each group's
+    /// member count and whether it holds an admin role, in the same number of requests.
     pub fn list_groups(&self, filter: Option<&str>) -> Pager<Group> {
         let limit = GROUPS_PAGE.to_string();
-        let mut query = vec![("limit", limit.as_str())];
+        let mut query = vec![("expand", "stats"), ("limit", limit.as_str())];
         if let Some(filter) = filter {
             query.insert(0, ("filter", filter));
         }
@@ -83,6 +110,56 @@ impl OktaClient {
             self.url("/api/v1/groups", &query),
             LinkStyle::Header,
         )
+    }
+
+    /// `GET /api/v1/groups/{id}?expand=stats`.
+    pub async fn get_group(&self, id: &str) -> Result<Group, OktaError> {
+        let path = format!("/api/v1/groups/{}", path_segment("group", id)?);
+        let response = self.get(self.url(&path, &[("expand", "stats")])).await?;
+        serde_json::from_slice(&response.body).map_err(|e| OktaError::InvalidBody {
+            url: display_url(&response.url),
+            detail: e.to_string(),
+            request_id: response.request_id(),
+        })
+    }
+
+    /// `GET /api/v1/users/{id}/groups`: every group the user belongs to.
+    pub fn list_user_groups(&self, user_id: &str) -> Pager<Group> {
+        match path_segment("user", user_id) {
+            Ok(id) => {
+                let path = format!("/api/v1/users/{id}/groups");
+                Pager::new(self.clone(), self.url(&path, &[]), LinkStyle::Header)
+            }
+            Err(error) => Pager::refused(self.clone(), error),
+        }
+    }
+
+    /// The first page of a System Log *polling* query from `since` (no `until`: `since` then
+    /// bounds the events' persistence time, so an event persisted late is still returned by a
+    /// later `next` link), with [`expr::log_events`] as filter, oldest first.
+    pub fn log_polling_url(&self, since: Timestamp) -> Url {
+        let since = expr::okta_time(since);
+        let filter = expr::log_events();
+        let limit = LOG_PAGE.to_string();
+        self.url(
+            "/api/v1/logs",
+            &[
+                ("since", since.as_str()),
+                ("filter", filter.as_str()),
+                ("limit", limit.as_str()),
+                ("sortOrder", "ASCENDING"),
+            ],
+        )
+    }
+
+    /// System Log events from `start` (a polling URL or a `next` link from an earlier read),
+    /// page by page, until a page comes back empty: the end of the log for now. Its
+    /// [`Pager::resume_link`] is where to poll next time.
+    pub fn log_events(&self, start: Url) -> Pager<LogEvent> {
+        Pager::new(self.clone(), start, LinkStyle::Header).with_limits(PageLimits {
+            on_empty: OnEmptyPage::Stop,
+            ..PageLimits::default()
+        })
     }
 
     /// `GET /api/v1/groups/{id}/users`: member ids only.
@@ -227,6 +304,10 @@ mod tests {
         assert_eq!(
             groups_changed_since(at),
             r#"lastUpdated gt "2026-01-02T03:04:05.000Z" or lastMembershipUpdated gt "2026-01-02T03:04:05.000Z""#
+        );
+        assert_eq!(
+            log_events(),
+            r#"eventType sw "user.lifecycle." or eventType sw "user.account." or eventType sw "user.mfa.factor." or eventType sw "group.user_membership." or eventType sw "group.profile." or eventType sw "group.lifecycle." or eventType sw "group.privilege.""#
         );
         assert_eq!(
             ids(&["00u1", "bad\" or 1", "00u2"]),

@@ -169,6 +169,46 @@ pub struct Group {
     pub last_membership_updated: Option<Timestamp>,
     #[serde(default, deserialize_with = "null_as_default")]
     pub profile: GroupProfile,
+    /// Present with `expand=stats`.
+    #[serde(rename = "_embedded", default, deserialize_with = "null_as_default")]
+    pub embedded: GroupEmbedded,
+}
+
+impl Group {
+    /// `_embedded.stats.hasAdminPrivlege` (Okta's spelling): whether a role is assigned to the
+    /// group. `None` when Okta sent no stats.
+    pub fn has_admin_privilege(&self) -> Option<bool> {
+        self.embedded.stats.as_ref()?.has_admin_privilege
+    }
+
+    /// `_embedded.stats.usersCount`: the number of members. `None` when Okta sent no stats.
+    pub fn users_count(&self) -> Option<u64> {
+        self.embedded.stats.as_ref()?.users_count
+    }
+}
+
+/// `_embedded` of a group listed with `expand=stats`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct GroupEmbedded {
+    #[serde(deserialize_with = "lenient_object")]
+    pub stats: Option<GroupStats>,
+}
+
+/// A group's statistics. Any field may be missing; a value of the wrong type counts as missing.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct GroupStats {
+    #[serde(rename = "usersCount", deserialize_with = "lenient_u64")]
+    pub users_count: Option<u64>,
+    /// Okta spells it `hasAdminPrivlege`; the correct spelling is accepted too in case Okta
+    /// ever fixes it.
+    #[serde(
+        rename = "hasAdminPrivlege",
+        alias = "hasAdminPrivilege",
+        deserialize_with = "lenient_bool"
+    )]
+    pub has_admin_privilege: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -274,6 +314,16 @@ impl RoleAssignment {
         (!id.is_empty()).then_some(id)
     }
 
+    /// Held by the user itself rather than inherited from a group (`assignmentType: GROUP`,
+    /// or an `assignee` link naming a group).
+    pub fn is_direct(&self) -> bool {
+        let inherited = self
+            .assignment_type
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case("GROUP"));
+        !inherited && self.assignee_group_id().is_none()
+    }
+
     /// A human label: the label, else the type.
     pub fn display_label(&self) -> Option<&str> {
         self.label.as_deref().or(self.role_type.as_deref())
@@ -298,6 +348,54 @@ impl Factor {
     /// Only enrolled, active factors count as MFA.
     pub fn is_active(&self) -> bool {
         self.status.as_deref() == Some("ACTIVE")
+    }
+}
+
+/// A System Log event (`GET /api/v1/logs`): only what tells which users and groups changed.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogEvent {
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub uuid: Option<String>,
+    #[serde(default, deserialize_with = "lenient_time")]
+    pub published: Option<Timestamp>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub event_type: Option<String>,
+    /// What the event acted on: users, groups, roles, apps, ... (often several).
+    #[serde(default, deserialize_with = "lenient_targets")]
+    pub target: Vec<LogTarget>,
+}
+
+/// One target of a System Log event.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct LogTarget {
+    #[serde(deserialize_with = "lenient_string")]
+    pub id: Option<String>,
+    /// `User`, `UserGroup`, `AppInstance`, ...
+    #[serde(rename = "type", deserialize_with = "lenient_string")]
+    pub target_type: Option<String>,
+    #[serde(deserialize_with = "lenient_string")]
+    pub alternate_id: Option<String>,
+}
+
+impl LogTarget {
+    /// The id of a target that is a user.
+    pub fn user_id(&self) -> Option<&str> {
+        self.id_if("User")
+    }
+
+    /// The id of a target that is a group.
+    pub fn group_id(&self) -> Option<&str> {
+        self.id_if("UserGroup")
+    }
+
+    fn id_if(&self, target_type: &str) -> Option<&str> {
+        let is = self
+            .target_type
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case(target_type));
+        self.id.as_deref().filter(|_| is)
     }
 }
 
@@ -335,6 +433,40 @@ fn lenient_time<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Tim
     })
 }
 
+/// An unsigned integer that may be null, absent or of another type (then `None`).
+fn lenient_u64<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    let value = Option::<serde_json::Value>::deserialize(deserializer)?;
+    Ok(value.and_then(|v| v.as_u64()))
+}
+
+/// A boolean that may be null, absent or of another type (then `None`).
+fn lenient_bool<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<bool>, D::Error> {
+    let value = Option::<serde_json::Value>::deserialize(deserializer)?;
+    Ok(value.and_then(|v| v.as_bool()))
+}
+
+/// An object that may be null, absent or malformed (then `None`, never a failed page).
+fn lenient_object<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let value = Option::<serde_json::Value>::deserialize(deserializer)?;
+    Ok(value.and_then(|v| serde_json::from_value(v).ok()))
+}
+
+/// Event targets: a list whose unreadable entries are dropped (a null list is empty).
+fn lenient_targets<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<LogTarget>, D::Error> {
+    let value = Option::<serde_json::Value>::deserialize(deserializer)?;
+    Ok(match value {
+        Some(serde_json::Value::Array(items)) => items
+            .into_iter()
+            .filter_map(|item| serde_json::from_value(item).ok())
+            .collect(),
+        _ => Vec::new(),
+    })
+}
+
 fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,
@@ -359,6 +491,43 @@ mod tests {
         assert_eq!(user.profile.employee_number.as_deref(), Some("42"));
         assert_eq!(user.profile.title, None);
         assert!(!user.status.is_enabled());
+    }
+
+    #[test]
+    fn group_stats_are_read_with_okta_spelling_and_tolerate_odd_values() {
+        let group: Group = serde_json::from_str(
+            r#"{"id":"00g1","type":"OKTA_GROUP","profile":{"name":"A"},
+            "_embedded":{"stats":{"usersCount":12,"appsCount":0,"hasAdminPrivlege":true}}}"#,
+        )
+        .unwrap();
+        assert_eq!(group.has_admin_privilege(), Some(true));
+        assert_eq!(group.users_count(), Some(12));
+        let plain: Group = serde_json::from_str(r#"{"id":"00g2","profile":null}"#).unwrap();
+        assert_eq!(plain.has_admin_privilege(), None);
+        let odd: Group = serde_json::from_str(
+            r#"{"id":"00g3","_embedded":{"stats":{"usersCount":"x","hasAdminPrivlege":null}}}"#,
+        )
+        .unwrap();
+        assert_eq!((odd.users_count(), odd.has_admin_privilege()), (None, None));
+        let broken: Group =
+            serde_json::from_str(r#"{"id":"00g4","_embedded":{"stats":[1,2]}}"#).unwrap();
+        assert_eq!(broken.has_admin_privilege(), None);
+    }
+
+    #[test]
+    fn log_events_keep_user_and_group_targets() {
+        let event: LogEvent = serde_json::from_str(
+            r#"{"uuid":"e1","published":"2026-01-02T03:04:05.678Z","eventType":"group.user_membership.add",
+            "actor":{"id":"00uA"},"target":[{"id":"00u1","type":"User","alternateId":"a@b.c"},
+            {"id":"00g1","type":"UserGroup"},{"id":"0oa1","type":"AppInstance"},42]}"#,
+        )
+        .unwrap();
+        assert_eq!(event.target.len(), 3);
+        assert_eq!(event.target[0].user_id(), Some("00u1"));
+        assert_eq!(event.target[1].group_id(), Some("00g1"));
+        assert_eq!(event.target[2].user_id(), None);
+        let bare: LogEvent = serde_json::from_str(r#"{"target":null}"#).unwrap();
+        assert!(bare.target.is_empty() && bare.event_type.is_none());
     }
 
     #[test]

@@ -127,6 +127,12 @@ impl<T: DeserializeOwned> Pager<T> {
         self.resume.as_ref()
     }
 
+    /// The page a listing left unread would start at (a feed read in bounded slices resumes
+    /// there next time).
+    pub fn pending_link(&self) -> Option<&Url> {
+        self.next.as_ref()
+    }
+
     /// Fetches the next page, or `None` after the last one.
     pub async fn next_page(&mut self) -> Result<Option<Page<T>>, OktaError> {
         if let Some(error) = self.deferred.take() {

@@ -32,16 +32,19 @@ pub enum Bucket {
     Groups,
     /// `/api/v1/iam/*`.
     Iam,
+    /// `/api/v1/logs`: the System Log, metered apart from the directory endpoints.
+    Logs,
     /// The rest of `/api/v1`.
     Other,
 }
 
 impl Bucket {
-    pub const ALL: [Bucket; 5] = [
+    pub const ALL: [Bucket; 6] = [
         Bucket::UsersList,
         Bucket::UserById,
         Bucket::Groups,
         Bucket::Iam,
+        Bucket::Logs,
         Bucket::Other,
     ];
 
@@ -56,6 +59,8 @@ impl Bucket {
             Bucket::Groups
         } else if path.starts_with("/api/v1/iam/") {
             Bucket::Iam
+        } else if path == "/api/v1/logs" {
+            Bucket::Logs
         } else {
             Bucket::Other
         }
@@ -67,6 +72,7 @@ impl Bucket {
             Bucket::UserById => "user_by_id",
             Bucket::Groups => "groups",
             Bucket::Iam => "iam",
+            Bucket::Logs => "logs",
             Bucket::Other => "other",
         }
     }
@@ -490,6 +496,7 @@ mod tests {
         assert_eq!(Bucket::of_path("/api/v1/groups/00g1/users"), Bucket::Groups);
         assert_eq!(Bucket::of_path("/api/v1/groups"), Bucket::Groups);
         assert_eq!(Bucket::of_path("/api/v1/iam/assignees/users"), Bucket::Iam);
+        assert_eq!(Bucket::of_path("/api/v1/logs"), Bucket::Logs);
         assert_eq!(Bucket::of_path("/api/v1/apps"), Bucket::Other);
     }
 

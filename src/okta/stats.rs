@@ -12,11 +12,11 @@ use crate::http::RetryCounts;
 /// Counters shared by every clone of a client.
 #[derive(Debug, Default)]
 pub(super) struct Stats {
-    requests: [AtomicU64; 5],
+    requests: [AtomicU64; Bucket::ALL.len()],
     /// 429 answers per bucket: the bucket's window ran out (quota), or too many requests were
     /// in flight (concurrency).
-    quota_429: [AtomicU64; 5],
-    concurrency_429: [AtomicU64; 5],
+    quota_429: [AtomicU64; Bucket::ALL.len()],
+    concurrency_429: [AtomicU64; Bucket::ALL.len()],
     retries: AtomicU64,
 }
 
@@ -41,7 +41,7 @@ impl Stats {
     }
 
     pub(super) fn snapshot(&self) -> StatsSnapshot {
-        let per_bucket = |counters: &[AtomicU64; 5]| -> Vec<(Bucket, u64)> {
+        let per_bucket = |counters: &[AtomicU64; Bucket::ALL.len()]| -> Vec<(Bucket, u64)> {
             Bucket::ALL
                 .iter()
                 .map(|b| (*b, counters[bucket_index(*b)].load(Ordering::Relaxed)))

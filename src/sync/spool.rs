@@ -25,14 +25,15 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use super::SyncError;
+use super::cycle::SyncError;
+use super::enrich::Mfa;
 use crate::okta::model::User;
 
-/// One page as listed: users and, per user, what the factors said (`None` = unknown).
+/// One page as listed: users and, per user, their MFA status (read now or cached).
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct SpooledPage {
     pub users: Vec<User>,
-    pub mfa: Vec<Option<bool>>,
+    pub mfa: Vec<Mfa>,
 }
 
 /// How the listing ended.
@@ -160,7 +161,7 @@ mod tests {
         spool
             .push(&SpooledPage {
                 users: vec![user("00u1")],
-                mfa: vec![Some(true)],
+                mfa: vec![Mfa::default()],
             })
             .unwrap();
         let meta = spool.file.lock().unwrap().metadata().unwrap();
@@ -179,7 +180,13 @@ mod tests {
         let spool = Spool::create(None).unwrap();
         let first = SpooledPage {
             users: vec![user("00u1"), user("00u2")],
-            mfa: vec![Some(true), None],
+            mfa: vec![
+                Mfa {
+                    has_mfa: Some(true),
+                    checked_at: Some(1),
+                },
+                Mfa::default(),
+            ],
         };
         spool.push(&first).unwrap();
         let got = spool.next().await.unwrap().unwrap();
@@ -191,7 +198,7 @@ mod tests {
             spool
                 .push(&SpooledPage {
                     users: vec![user("00u3")],
-                    mfa: vec![Some(false)],
+                    mfa: vec![Mfa::default()],
                 })
                 .unwrap();
             spool.finish(Ok(Listing {

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::Warnings;
+use super::changes::{FeedMode, FeedStatus};
+use super::cycle::Warnings;
 use crate::intake::Delivered;
 use crate::okta::model::User;
 use crate::okta::StatsSnapshot;
@@ -44,10 +45,16 @@ pub struct Summary {
     pub users_by_status: BTreeMap<String, u64>,
     /// Users emitted as hard-deleted.
     pub deleted: u64,
+    /// Users read again whose event was identical to the one the intake holds (not sent).
+    pub unchanged: u64,
+    /// Where the changes came from: `system_log`, or `fallback` (the searches alone).
+    pub change_feed: FeedMode,
     /// How far behind the end of the System Log the connector is after this cycle, seconds
     /// (0 when it read to the end); absent without the change feed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub change_feed_lag_s: Option<f64>,
+    /// System Log events read.
+    pub change_feed_events: u64,
     pub groups: u64,
     pub memberships: u64,
     pub admins: u64,
@@ -85,6 +92,13 @@ impl Summary {
             kind,
             ..Summary::default()
         }
+    }
+
+    /// Records how the change feed went.
+    pub fn set_feed(&mut self, status: FeedStatus) {
+        self.change_feed = status.mode;
+        self.change_feed_lag_s = status.lag_s;
+        self.change_feed_events = status.events;
     }
 
     pub fn count_user(&mut self, user: &User, is_admin: Option<bool>, has_mfa: Option<bool>) {
@@ -223,6 +237,13 @@ impl fmt::Display for Summary {
             writeln!(f, "{} sync finished in {:.1} s", self.kind, self.duration_s)?;
         }
         writeln!(f, "  users        {}", self.users_text())?;
+        if self.unchanged > 0 {
+            writeln!(
+                f,
+                "  unchanged    {} (read again, identical to what the intake holds: not sent)",
+                number(self.unchanged)
+            )?;
+        }
         if self.deleted > 0 {
             writeln!(
                 f,
@@ -249,6 +270,19 @@ impl fmt::Display for Summary {
             number(self.mfa_disabled),
             number(self.mfa_unknown)
         )?;
+        match (self.change_feed, self.change_feed_lag_s) {
+            (FeedMode::SystemLog, lag) => writeln!(
+                f,
+                "  changes      System Log: {} events, {:.0} s behind",
+                number(self.change_feed_events),
+                lag.unwrap_or(0.0)
+            )?,
+            (FeedMode::Fallback, _) if self.written_to.is_none() => writeln!(
+                f,
+                "  changes      searches only (no System Log change feed)"
+            )?,
+            (FeedMode::Fallback, _) => {}
+        }
         writeln!(f, "  okta         {}", self.okta_text())?;
         writeln!(f, "{}", self.delivery_line())?;
         if self.warnings.is_empty() {

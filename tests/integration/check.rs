@@ -487,7 +487,7 @@ const OKTA_FAULTS: [OktaFault; 6] = [
             "E0000006",
             LOGS_REQUEST_ID,
             "lastUpdated",
-            "group deletions, role grants to groups and MFA changes",
+            "every group and role is read again each cycle",
             "next full sync",
         ],
         fix: &[

@@ -704,7 +704,10 @@ fn runtime_settings_come_from_files_then_variables_with_the_sdks_precedence() {
     );
     assert_eq!(
         pair("state_dir"),
-        ("/symphony_data".into(), "Sekoia runtime default".into())
+        (
+            "/symphony_data/okta-asset-connector".into(),
+            "Sekoia runtime default".into()
+        )
     );
     assert_eq!(report["runtime_settings_found"], true);
     assert_eq!(

@@ -154,7 +154,7 @@ fn configuration_md_states_the_rust_defaults() {
         DEFAULT_BATCH_SIZE.to_string(),
         config::DEFAULT_SEKOIA_BASE_URL.to_string(),
         config::SYMPHONY_DIR.to_string(),
-        config::SYMPHONY_DATA_DIR.to_string(),
+        config::SYMPHONY_STATE_DIR.to_string(),
     ] {
         assert!(
             doc.contains(&format!("`{default}`")),

@@ -216,19 +216,33 @@ async fn enrichment_failures_are_unknown_not_false() {
         "{:?}",
         summary.warnings
     );
-    assert_eq!(summary.admin_unknown, summary.users);
-
     let events = by_user(&intake);
     assert_eq!(events.len(), 600);
     let mut unknown_mfa = 0;
     okta.with_org(|org| {
+        // Group roles are readable (the groups bucket was fine): members of a group holding an
+        // active role are admins whatever the unreadable assignee list would have said; for
+        // everyone else admin status is unknown, never "not admin".
+        let through_groups = |id: &str| {
+            org.groups_of(id)
+                .iter()
+                .any(|g| g.roles.iter().any(|r| r.status == "ACTIVE"))
+        };
+        let admins = org.users().iter().filter(|u| through_groups(&u.id)).count() as u64;
+        assert!(admins > 0, "the org has group-held roles");
+        assert_eq!(summary.admins, admins);
+        assert_eq!(summary.admin_unknown, summary.users - admins);
         for (id, items) in &events {
             let user = &items[0]["user"];
-            assert!(
-                user.get("type_id").is_none(),
-                "admin status must be omitted when roles are unreadable"
-            );
-            assert!(user.get("type").is_none());
+            if through_groups(id) {
+                assert_eq!(user["type_id"], 2, "{id} is an admin through a group");
+            } else {
+                assert!(
+                    user.get("type_id").is_none(),
+                    "admin status must be omitted when roles are unreadable"
+                );
+                assert!(user.get("type").is_none());
+            }
             match user.get("has_mfa") {
                 None => unknown_mfa += 1,
                 Some(value) => assert_eq!(*value, org.active_factor_count(id) > 0, "{id}"),
@@ -321,4 +335,56 @@ async fn a_group_whose_members_cannot_be_read_omits_groups_and_commits_no_state(
         Default::default(),
         "nothing committed"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_reports_every_phase_with_totals() {
+    use okta_asset_connector::progress::{Phase, Progress};
+    use okta_asset_connector::state::StateStore;
+    use okta_asset_connector::sync::{self, Cycle, Shutdown};
+
+    let (okta, intake) = fakes(&OrgSpec::small(500, 12, 23)).await;
+    let config = config(&okta, Some(&intake), |_| {});
+    let clock: okta_asset_connector::clock::SharedClock =
+        Arc::new(ManualClock::new(jiff::Timestamp::now()));
+    let client = app::okta_client(&config, clock.clone()).unwrap();
+    let options = app::sync_options(&config);
+    let progress = Progress::new();
+    let cycle = Cycle {
+        client: &client,
+        options: &options,
+        clock: clock.clone(),
+        shutdown: Shutdown::never(),
+        progress: progress.clone(),
+    };
+    let sink = app::sink(&config, None, clock).unwrap();
+    let mut state = StateStore::open(&config.state_dir, config.okta_origin.as_str()).unwrap();
+    let (summary, result) = sync::run_cycle(&cycle, sink, Some(&mut state), false).await;
+    result.expect("the sync succeeds");
+    let snapshot = progress.snapshot();
+    let (users, groups) =
+        okta.with_org(|org| (org.users().len() as u64, org.groups().len() as u64));
+    let phase = |p: Phase| {
+        *snapshot
+            .get(p)
+            .unwrap_or_else(|| panic!("{p:?} never began"))
+    };
+    assert_eq!(phase(Phase::Groups).done, groups);
+    assert_eq!(
+        (phase(Phase::Members).done, phase(Phase::Members).total),
+        (groups, Some(groups))
+    );
+    // The user total comes from Everyone's `usersCount`, before the users are listed.
+    assert_eq!(
+        (phase(Phase::Users).done, phase(Phase::Users).total),
+        (users, Some(users))
+    );
+    assert_eq!(phase(Phase::Mfa).done, users);
+    assert_eq!(phase(Phase::Delivery).done, summary.items_delivered);
+    assert!(phase(Phase::Roles).done > 0);
+    assert!(
+        snapshot.get(Phase::Changes).is_some(),
+        "the change feed was read"
+    );
+    assert_eq!(snapshot.running().count(), 0, "every phase finished");
 }

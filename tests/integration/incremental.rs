@@ -11,38 +11,14 @@ use okta_asset_connector::config::Config;
 use okta_fake::FakeIntake;
 use okta_fake::{FakeOkta, FakeOptions, Org, OrgSpec};
 use serde_json::Value;
-use support::connector::{config, fresh_state_dir, latest_events, INTAKE_KEY};
+use support::connector::{
+    config, differences, fresh_state_dir, is_deleted, latest_events, INTAKE_KEY,
+};
 
 async fn sync(config: &Config, full: bool) -> okta_asset_connector::sync::Summary {
     let (summary, result) = app::sync_once(config, None, full, Arc::new(SystemClock)).await;
     result.expect("cycle succeeds");
     summary.expect("a summary")
-}
-
-/// Paths where two JSON values differ, for readable failures.
-fn differences(path: &str, a: &Value, b: &Value, out: &mut Vec<String>) {
-    match (a, b) {
-        (Value::Object(x), Value::Object(y)) => {
-            for key in x.keys().chain(y.keys().filter(|k| !x.contains_key(*k))) {
-                let (va, vb) = (
-                    x.get(key).unwrap_or(&Value::Null),
-                    y.get(key).unwrap_or(&Value::Null),
-                );
-                differences(&format!("{path}.{key}"), va, vb, out);
-            }
-        }
-        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
-            for (i, (va, vb)) in x.iter().zip(y).enumerate() {
-                differences(&format!("{path}[{i}]"), va, vb, out);
-            }
-        }
-        _ if a != b => out.push(format!("{path}: incremental {a} / full {b}")),
-        _ => {}
-    }
-}
-
-fn is_deleted(event: &Value) -> bool {
-    event["enrichments"][0]["value"] == "DELETED"
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

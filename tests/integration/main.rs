@@ -4,6 +4,8 @@
 
 mod support;
 
+mod any_org;
+mod change_feed;
 mod check;
 mod config_cli;
 mod docs;

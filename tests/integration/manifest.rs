@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use okta_asset_connector::config::{
     self, ConfigError, Needs, RawConfig, DEFAULT_FREQUENCY, DEFAULT_SEKOIA_BASE_URL,
-    SYMPHONY_DATA_DIR,
+    SYMPHONY_STATE_DIR,
 };
 use okta_asset_connector::intake::DEFAULT_BATCH_SIZE;
 use okta_asset_connector::runtime::sekoia::MODULE_SECRETS;
@@ -487,7 +487,7 @@ fn runtime_files_built_from_the_manifest_parse_and_validate() {
     assert_eq!(config.okta_origin.as_str(), "https://acme.okta.com/");
     assert_eq!(config.frequency, Duration::from_secs(DEFAULT_FREQUENCY));
     assert_eq!(config.batch_size, DEFAULT_BATCH_SIZE);
-    assert_eq!(config.state_dir, Path::new(SYMPHONY_DATA_DIR));
+    assert_eq!(config.state_dir, Path::new(SYMPHONY_STATE_DIR));
     assert_eq!(
         config.intake.expect("intake").url.as_str(),
         format!("{DEFAULT_SEKOIA_BASE_URL}/api/v2/asset-management/asset-connector/{instance}")

@@ -70,6 +70,8 @@ struct State {
     dropped: u64,
     bodies_bytes: u64,
     fail_next: (u32, u16),
+    /// Every request fails with this status once this many batches were accepted.
+    fail_from: Option<(u64, u16)>,
     rate_limit_next: (u32, u64),
     max_items: Option<usize>,
     max_body_bytes: Option<usize>,
@@ -184,6 +186,13 @@ impl FakeIntake {
     }
 
     /// Answers the next `count` requests with 429 and `Retry-After: retry_after_secs`.
+    /// Accepts batches until `accepted` were accepted in all (counting those before), then
+    /// fails every request with `status`: an intake that goes down in the middle of a cycle,
+    /// at an exact point whatever the timing.
+    pub fn fail_after_accepted(&self, accepted: u64, status: u16) {
+        self.state().fail_from = Some((accepted, status));
+    }
+
     pub fn rate_limit_next(&self, count: u32, retry_after_secs: u64) {
         self.state().rate_limit_next = (count, retry_after_secs);
     }
@@ -224,6 +233,7 @@ impl FakeIntake {
     pub fn clear_faults(&self) {
         let mut state = self.state();
         state.fail_next = (0, 0);
+        state.fail_from = None;
         state.rate_limit_next = (0, 0);
         state.max_items = None;
         state.max_body_bytes = None;
@@ -269,6 +279,11 @@ fn judge(s: &mut State, request: &Request) -> Reply {
         s.fail_next.0 -= 1;
         let status = s.fail_next.1;
         return message(status, &format!("injected failure (HTTP {status})"));
+    }
+    if let Some((accepted, status)) = s.fail_from {
+        if s.accepted_batches >= accepted {
+            return message(status, &format!("injected failure (HTTP {status})"));
+        }
     }
     if s.rate_limit_next.0 > 0 {
         s.rate_limit_next.0 -= 1;

@@ -87,7 +87,7 @@ pub const CHANGE_FEED: Permission = Permission {
     scope: LOGS_SCOPE,
     roles: "the Read-Only Administrator or Report Administrator role",
     required: false,
-    consequence: "the connector falls back to lastUpdated-based change detection: group deletions, role grants to groups and MFA changes then wait for the next full sync",
+    consequence: "the connector falls back to lastUpdated-based change detection: every group and role is read again each cycle, and MFA changes that leave the user record alone wait for the next full sync",
 };
 
 impl Permission {

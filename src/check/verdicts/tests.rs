@@ -480,7 +480,8 @@ fn a_denied_system_log_warns_with_the_role_and_the_fallback() {
             &[
                 "the token may not read the System Log",
                 "lastUpdated",
-                "group deletions, role grants to groups and MFA changes",
+                "every group and role is read again each cycle",
+                "MFA changes that leave the user record alone",
                 "next full sync",
             ],
             &[

@@ -1,5 +1,5 @@
 use super::*;
-use crate::config::{Source, SYMPHONY_DATA_DIR};
+use crate::config::{Source, SYMPHONY_STATE_DIR};
 use secrecy::ExposeSecret;
 
 fn raw() -> RawConfig {
@@ -204,7 +204,7 @@ fn symphony_files_are_read() {
     let config = raw.validate(Needs::OktaAndIntake).unwrap();
     assert_eq!(config.frequency, Duration::from_secs(60));
     assert_eq!(config.batch_size, 50);
-    assert_eq!(config.state_dir, PathBuf::from(SYMPHONY_DATA_DIR));
+    assert_eq!(config.state_dir, PathBuf::from(SYMPHONY_STATE_DIR));
     assert_eq!(
         config.intake.unwrap().url.as_str(),
         "https://app.sekoia.io/api/v2/asset-management/asset-connector/0e2b7bc2-0a67"

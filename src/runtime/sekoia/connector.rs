@@ -12,6 +12,7 @@
 //! When the platform could not be reached for the secrets after every retry, the connector
 //! exits non-zero: a new start may find it back, which is what the runtime's restart is for.
 
+use std::path::Path;
 use std::time::Duration;
 
 use secrecy::ExposeSecret;
@@ -20,9 +21,10 @@ use super::client::PlatformClient;
 use super::logs::{LogShipper, Redactor};
 use super::{secrets, Context};
 use crate::app::{AppError, Exit};
-use crate::config::Needs;
+use crate::config::{self, Needs};
 use crate::runtime::status::Status;
 use crate::runtime::{run_loop, server};
+use crate::state;
 use crate::sync::Shutdown;
 
 /// How long the logs still waiting may take to reach the platform at exit.
@@ -96,6 +98,14 @@ async fn serve_and_run(
     };
     if let Some(intake) = &config.intake {
         redactor.add(intake.api_key.expose_secret());
+    }
+    if config.state_dir == Path::new(config::SYMPHONY_STATE_DIR) {
+        // Versions before 0.2.0 kept their state in the data volume itself.
+        if let Err(error) =
+            state::adopt_legacy(Path::new(config::SYMPHONY_DATA_DIR), &config.state_dir)
+        {
+            return report_and_wait(error.to_string(), &mut shutdown).await;
+        }
     }
     let outcome = run_loop::run(&config, context.clock.clone(), shutdown.clone(), &status).await;
     let exit = match outcome {

@@ -61,3 +61,68 @@ pub fn latest_events(intake: &FakeIntake) -> BTreeMap<String, Value> {
         })
         .collect()
 }
+
+/// Paths where two JSON values differ, for readable failures.
+pub fn differences(path: &str, a: &Value, b: &Value, out: &mut Vec<String>) {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            for key in x.keys().chain(y.keys().filter(|k| !x.contains_key(*k))) {
+                let (va, vb) = (
+                    x.get(key).unwrap_or(&Value::Null),
+                    y.get(key).unwrap_or(&Value::Null),
+                );
+                differences(&format!("{path}.{key}"), va, vb, out);
+            }
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+            for (i, (va, vb)) in x.iter().zip(y).enumerate() {
+                differences(&format!("{path}[{i}]"), va, vb, out);
+            }
+        }
+        _ if a != b => out.push(format!("{path}: intake holds {a} / a full sync sends {b}")),
+        _ => {}
+    }
+}
+
+/// Whether an event is a hard-delete event.
+pub fn is_deleted(event: &Value) -> bool {
+    event["enrichments"][0]["value"] == "DELETED"
+}
+
+/// Runs a fresh full sync of `okta` (its own state and intake, settings adjusted by `tweak`)
+/// and lists every way `intake`'s latest event per user differs from what it sent: a user
+/// missing, a field different, or a user gone from Okta whose latest event is not a deletion.
+pub async fn differences_from_a_fresh_full_sync(
+    okta: &FakeOkta,
+    intake: &FakeIntake,
+    tweak: impl FnOnce(&mut RawConfig),
+) -> Vec<String> {
+    let reference = FakeIntake::start(INTAKE_KEY).await;
+    let fresh = config(okta, Some(&reference), tweak);
+    let clock = std::sync::Arc::new(okta_asset_connector::clock::ManualClock::new(
+        jiff::Timestamp::now(),
+    ));
+    let (_, result) = okta_asset_connector::app::sync_once(&fresh, None, true, clock).await;
+    result.expect("the reference full sync succeeds");
+    let held = latest_events(intake);
+    let expected = latest_events(&reference);
+    let mut problems = Vec::new();
+    for (id, event) in &expected {
+        match held.get(id) {
+            None => problems.push(format!("user {id} never reached the intake")),
+            Some(got) => {
+                let mut diff = Vec::new();
+                differences("", got, event, &mut diff);
+                problems.extend(diff.into_iter().map(|d| format!("user {id}: {d}")));
+            }
+        }
+    }
+    for (id, event) in &held {
+        if !expected.contains_key(id) && !is_deleted(event) {
+            problems.push(format!(
+                "user {id} is gone from Okta but its latest event is not a deletion"
+            ));
+        }
+    }
+    problems
+}

@@ -5,6 +5,7 @@ pub mod binary;
 pub mod canary;
 pub mod check_report;
 pub mod connector;
+pub mod env;
 pub mod keys;
 pub mod ocsf;
 pub mod terminal;
