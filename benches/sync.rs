@@ -173,7 +173,7 @@ async fn run_scenario(scenario: &Scenario, org: Org, rate_limit: u32, scale: f64
                 let now = counters();
                 let delta: Vec<String> = Bucket::ALL
                     .iter()
-                    .map(|b| format!("{}={}", bucket_name(*b), now.bucket(*b) - last.bucket(*b)))
+                    .map(|b| format!("{}={}", b.name(), now.bucket(*b) - last.bucket(*b)))
                     .collect();
                 eprintln!("bench trace: {} 429={}", delta.join(" "), now.http_429);
                 last = now;
@@ -249,7 +249,7 @@ async fn run_scenario(scenario: &Scenario, org: Org, rate_limit: u32, scale: f64
     let budget = SHARE * rate_limit as f64;
     let floor_virtual = Bucket::ALL
         .iter()
-        .map(|b| per_bucket[bucket_name(*b)].as_u64().unwrap_or(0) as f64 / budget)
+        .map(|b| per_bucket[b.name()].as_u64().unwrap_or(0) as f64 / budget)
         .fold(0.0, f64::max)
         * WINDOW_SECS as f64;
     let floor_s = floor_virtual / scale;
@@ -299,17 +299,6 @@ async fn run_scenario(scenario: &Scenario, org: Org, rate_limit: u32, scale: f64
             "peak_rss_mib": second["peak_rss_mib"],
         },
     })
-}
-
-fn bucket_name(bucket: Bucket) -> &'static str {
-    match bucket {
-        Bucket::UsersList => "users_list",
-        Bucket::UserById => "user_by_id",
-        Bucket::Groups => "groups",
-        Bucket::Iam => "iam",
-        Bucket::Logs => "logs",
-        Bucket::Other => "other",
-    }
 }
 
 fn round3(x: f64) -> f64 {

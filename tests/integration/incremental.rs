@@ -9,7 +9,7 @@ use okta_asset_connector::app;
 use okta_asset_connector::clock::SystemClock;
 use okta_asset_connector::config::Config;
 use okta_fake::FakeIntake;
-use okta_fake::{FakeOkta, FakeOptions, Org, OrgSpec};
+use okta_fake::{FakeOkta, FakeOptions, GroupType, Org, OrgSpec};
 use serde_json::Value;
 use support::connector::{
     config, differences, fresh_state_dir, is_deleted, latest_events, INTAKE_KEY,
@@ -21,23 +21,36 @@ async fn sync(config: &Config, full: bool) -> okta_asset_connector::sync::Summar
     summary.expect("a summary")
 }
 
+/// A fake org from `spec` and `options`, a fake intake, and a configuration for both with a
+/// state directory of its own, adjusted by `tweak`.
+async fn org_intake_config(
+    spec: OrgSpec,
+    options: FakeOptions,
+    tweak: impl FnOnce(&mut okta_asset_connector::config::RawConfig),
+) -> (FakeOkta, FakeIntake, Config) {
+    let okta = FakeOkta::start(Org::generate(&spec), options).await;
+    let intake = FakeIntake::start(INTAKE_KEY).await;
+    let state_dir = fresh_state_dir();
+    let config = config(&okta, Some(&intake), |raw| {
+        raw.state_dir = Some(state_dir);
+        tweak(raw);
+    });
+    (okta, intake, config)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn incremental_cycles_converge_to_what_a_full_sync_sends() {
-    let okta = FakeOkta::start(
-        Org::generate(&OrgSpec::small(800, 30, 5)),
+    let (okta, intake, config) = org_intake_config(
+        OrgSpec::small(800, 30, 5),
         FakeOptions {
             // Today's connector learns of role-holding groups from the roles of the users the
             // assignee list names; pinned to the list that names group-only admins too.
             assignees_include_groups: true,
             ..FakeOptions::default()
         },
+        |_| {},
     )
     .await;
-    let intake = FakeIntake::start(INTAKE_KEY).await;
-    let state_dir = fresh_state_dir();
-    let config = config(&okta, Some(&intake), |raw| {
-        raw.state_dir = Some(state_dir.clone())
-    });
     assert_eq!(
         sync(&config, false).await.kind,
         "full",
@@ -80,13 +93,7 @@ async fn incremental_cycles_converge_to_what_a_full_sync_sends() {
     // A second wave after the first incremental cycle.
     okta.with_org(|org| {
         let users: Vec<String> = org.users().iter().map(|u| u.id.clone()).collect();
-        let group = org
-            .groups()
-            .iter()
-            .find(|g| g.group_type.as_str() == "OKTA_GROUP")
-            .unwrap()
-            .id
-            .clone();
+        let group = org.first_group_of(GroupType::Okta).unwrap().id.clone();
         org.remove_member(&group, &users[5]);
         org.update_user_profile(&users[8], "department", "Moved");
     });
@@ -124,26 +131,12 @@ async fn incremental_cycles_converge_to_what_a_full_sync_sends() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_membership_change_alone_is_sent_by_the_next_incremental_cycle() {
-    let okta = FakeOkta::start(
-        Org::generate(&OrgSpec::small(300, 12, 9)),
-        FakeOptions::default(),
-    )
-    .await;
-    let intake = FakeIntake::start(INTAKE_KEY).await;
-    let state_dir = fresh_state_dir();
-    let config = config(&okta, Some(&intake), |raw| {
-        raw.state_dir = Some(state_dir.clone())
-    });
+    let (okta, intake, config) =
+        org_intake_config(OrgSpec::small(300, 12, 9), FakeOptions::default(), |_| {}).await;
     sync(&config, false).await;
 
     let (group, user, last_updated_before) = okta.with_org(|org| {
-        let group = org
-            .groups()
-            .iter()
-            .find(|g| g.group_type.as_str() == "OKTA_GROUP")
-            .unwrap()
-            .id
-            .clone();
+        let group = org.first_group_of(GroupType::Okta).unwrap().id.clone();
         let members: Vec<&str> = org.members_of(&group);
         let user = org
             .users()
@@ -177,17 +170,12 @@ async fn a_membership_change_alone_is_sent_by_the_next_incremental_cycle() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_quiet_incremental_cycle_costs_a_handful_of_requests() {
-    let okta = FakeOkta::start(
-        Org::generate(&OrgSpec::small(10_000, 100, 21)),
+    let (okta, intake, config) = org_intake_config(
+        OrgSpec::small(10_000, 100, 21),
         FakeOptions::default(),
+        |raw| raw.enrich_mfa = Some(false),
     )
     .await;
-    let intake = FakeIntake::start(INTAKE_KEY).await;
-    let state_dir = fresh_state_dir();
-    let config = config(&okta, Some(&intake), |raw| {
-        raw.state_dir = Some(state_dir.clone());
-        raw.enrich_mfa = Some(false);
-    });
     sync(&config, false).await;
     let delivered = intake.items().len();
     okta.reset_counters();

@@ -121,15 +121,7 @@ impl Directory {
             .users
             .iter()
             .map(|user| {
-                let groups = self
-                    .members
-                    .groups_of(user)
-                    .unwrap_or(&[])
-                    .iter()
-                    .map(|&i| &self.groups[i as usize])
-                    .filter(|g| !g.deleted)
-                    .map(|g| g.info.uid.clone())
-                    .collect();
+                let groups = self.live_groups_of(user).map(|g| g.uid.clone()).collect();
                 (user.clone(), groups)
             })
             .collect();

@@ -278,19 +278,23 @@ impl Directory {
         if !self.complete {
             return None;
         }
-        let mut groups: Vec<&GroupInfo> = self
-            .members
+        let mut groups: Vec<&GroupInfo> = self.live_groups_of(user).collect();
+        // The same user gives the same event (and `metadata.uid`) whatever order the
+        // memberships were read in, from a full or an incremental cycle.
+        groups.sort_unstable_by(|a, b| a.uid.cmp(&b.uid));
+        Some(groups)
+    }
+
+    /// The groups a user is known to be a member of that are not deleted, in no set order
+    /// (none when the user is unknown).
+    fn live_groups_of<'a>(&'a self, user: &str) -> impl Iterator<Item = &'a GroupInfo> + 'a {
+        self.members
             .groups_of(user)
             .unwrap_or(&[])
             .iter()
             .map(|&i| &self.groups[i as usize])
             .filter(|g| !g.deleted)
             .map(|g| &g.info)
-            .collect();
-        // The same user gives the same event (and `metadata.uid`) whatever order the
-        // memberships were read in, from a full or an incremental cycle.
-        groups.sort_unstable_by(|a, b| a.uid.cmp(&b.uid));
-        Some(groups)
     }
 
     /// Admin status of a user (see [`admin_status`]).

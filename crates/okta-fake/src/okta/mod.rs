@@ -81,6 +81,12 @@ impl Bucket {
         [UsersList, UserById, Groups, Iam, Logs, Other]
     };
 
+    /// The bucket's name in reports (the connector's names, in the order of [`Bucket::ALL`]).
+    pub fn name(self) -> &'static str {
+        const NAMES: [&str; 6] = ["users_list", "user_by_id", "groups", "iam", "logs", "other"];
+        NAMES[self as usize]
+    }
+
     /// The bucket of a request path.
     pub fn of_path(path: &str) -> Bucket {
         let path = path.trim_end_matches('/');
