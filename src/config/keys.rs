@@ -330,7 +330,7 @@ key_table! {
         env: ["OKTA_KEY_ID"], flag: Flag::value("key-id", "KID"),
         default: "none", heading: heading::OAUTH, scope: All,
     },
-    /// OAuth scopes to request, space- or comma-separated.
+    /// OAuth scopes to request, space- or comma-separated (add okta.logs.read for the change feed).
     scopes: Text {
         env: ["OKTA_SCOPES"], flag: Flag::value("scopes", "SCOPES"),
         default: "okta.users.read okta.groups.read okta.roles.read", heading: heading::OAUTH, scope: All,

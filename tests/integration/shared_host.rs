@@ -186,6 +186,8 @@ mod inotify {
 struct Snooper {
     child: Child,
     dir: PathBuf,
+    /// Where the snooper's binary is, removed with it.
+    _binary_dir: tempfile::TempDir,
 }
 
 /// What the snooper saw: names created or listed, names it could open, bytes it read.
@@ -196,9 +198,28 @@ struct Snooped {
     bytes: usize,
 }
 
+/// This test binary at a path `nobody` can reach: a clean clone under `mktemp -d` is private
+/// to its owner, so the binary where cargo built it may not be executable by another user. A
+/// hard link in a fresh directory everyone may traverse (a copy when linking is not possible).
+fn binary_for_nobody() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::Builder::new()
+        .prefix("okta-connector-snooper")
+        .tempdir_in("/tmp")
+        .unwrap();
+    chmod(dir.path(), 0o755);
+    let exe = std::env::current_exe().unwrap();
+    let reachable = dir.path().join("integration");
+    if fs::hard_link(&exe, &reachable).is_err() {
+        fs::copy(&exe, &reachable).expect("a copy of the test binary");
+    }
+    chmod(&reachable, 0o755);
+    (dir, reachable)
+}
+
 impl Snooper {
     fn start(dir: &Path) -> Snooper {
-        let child = Command::new(std::env::current_exe().unwrap())
+        let (binary_dir, binary) = binary_for_nobody();
+        let child = Command::new(&binary)
             .args([
                 "--ignored",
                 "--exact",
@@ -207,6 +228,7 @@ impl Snooper {
             ])
             .args(["--test-threads", "1"])
             .env("SNOOP_DIR", dir)
+            .current_dir("/")
             .uid(NOBODY)
             .gid(NOBODY)
             .stdout(Stdio::piped())
@@ -218,6 +240,7 @@ impl Snooper {
         Snooper {
             child,
             dir: dir.to_path_buf(),
+            _binary_dir: binary_dir,
         }
     }
 
