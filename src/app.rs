@@ -30,6 +30,8 @@ pub enum Exit {
     State = 6,
     /// The `--output` file cannot be written (missing directory, permissions, disk full).
     Output = 7,
+    /// The cycle did not finish within `cycle_timeout`.
+    TimedOut = 8,
     /// `run`: a second SIGTERM or SIGINT ended it at once (128 + SIGINT).
     Stopped = 130,
     /// Standard output was closed by its reader (`| head`): 128 + SIGPIPE, as a program killed
@@ -57,13 +59,16 @@ pub enum AppError {
     /// Local storage other than the state: the temporary user spool.
     #[error("{0}")]
     Storage(String),
+    /// The cycle ran past `cycle_timeout`.
+    #[error("{0}")]
+    TimedOut(String),
     #[error("{0}")]
     Other(String),
 }
 
 impl Exit {
     /// Every code, in order.
-    pub const ALL: [Exit; 10] = [
+    pub const ALL: [Exit; 11] = [
         Exit::Ok,
         Exit::Failure,
         Exit::Config,
@@ -72,6 +77,7 @@ impl Exit {
         Exit::CheckFailed,
         Exit::State,
         Exit::Output,
+        Exit::TimedOut,
         Exit::Stopped,
         Exit::OutputClosed,
     ];
@@ -91,6 +97,7 @@ impl Exit {
             Exit::Output => {
                 "the --output file cannot be written (missing directory, permissions, disk full)"
             }
+            Exit::TimedOut => "the cycle did not finish within cycle_timeout (nothing committed)",
             Exit::Stopped => "run: a second SIGTERM or SIGINT ended it at once",
             Exit::OutputClosed => {
                 "standard output was closed by its reader (| head): 128 + SIGPIPE"
@@ -108,6 +115,7 @@ impl AppError {
             AppError::Output(_) => Exit::Output,
             AppError::OutputClosed => Exit::OutputClosed,
             AppError::State(_) | AppError::Storage(_) => Exit::State,
+            AppError::TimedOut(_) => Exit::TimedOut,
             AppError::Other(_) => Exit::Failure,
         }
     }
@@ -136,6 +144,7 @@ impl From<SyncError> for AppError {
             SyncError::Intake(e) => e.into(),
             SyncError::State(e) => AppError::State(e),
             SyncError::Spool(_) => AppError::Storage(error.to_string()),
+            SyncError::TimedOut { .. } => AppError::TimedOut(error.to_string()),
             SyncError::DeliveryStopped | SyncError::Interrupted => {
                 AppError::Other(error.to_string())
             }
@@ -166,6 +175,7 @@ pub fn sync_options(config: &Config) -> SyncOptions {
         max_batch_bytes,
         full_sync_interval: config.full_sync_interval,
         mfa_refresh_interval: config.mfa_refresh_interval,
+        cycle_timeout: config.cycle_timeout,
         notices: sync::Notices::default(),
     }
 }

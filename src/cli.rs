@@ -278,6 +278,7 @@ fn exit_codes(command: Cmd) -> (&'static [(Exit, &'static str)], &'static [Exit]
                 Exit::Intake,
                 Exit::State,
                 Exit::Output,
+                Exit::TimedOut,
             ],
         ),
         Cmd::Run => (

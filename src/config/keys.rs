@@ -345,6 +345,11 @@ key_table! {
         env: ["MFA_REFRESH_INTERVAL"], flag: Flag::value("mfa-refresh-interval", "SECONDS"),
         default: "604800", heading: heading::SYNC, scope: Cycles,
     },
+    /// Seconds a cycle may take before it is stopped, committing nothing (0 = no limit).
+    cycle_timeout: Seconds {
+        env: ["CYCLE_TIMEOUT"], flag: Flag::value("cycle-timeout", "SECONDS"),
+        default: "259200", heading: heading::SYNC, scope: Cycles,
+    },
     /// Address of the /health and /metrics server of `run`, e.g. 0.0.0.0:9090 or 9090.
     metrics_addr: Text {
         env: ["METRICS_ADDR"], flag: Flag::value("metrics-addr", "ADDR"),
@@ -395,6 +400,7 @@ mod tests {
                 "mfa_refresh_interval",
                 DEFAULT_MFA_REFRESH_INTERVAL.to_string(),
             ),
+            ("cycle_timeout", DEFAULT_CYCLE_TIMEOUT.to_string()),
             ("rate_limit_share", DEFAULT_RATE_LIMIT_SHARE.to_string()),
             ("max_concurrency", DEFAULT_MAX_CONCURRENCY.to_string()),
             ("batch_size", crate::intake::DEFAULT_BATCH_SIZE.to_string()),

@@ -32,6 +32,11 @@ pub use value::DpopSetting;
 pub const DEFAULT_FREQUENCY: u64 = 1200;
 /// Default `full_sync_interval` in seconds.
 pub const DEFAULT_FULL_SYNC_INTERVAL: u64 = 86_400;
+/// Default `cycle_timeout` in seconds: three days. A backstop, not a schedule: every request,
+/// wait and listing is bounded on its own, and this bounds what they add up to. A full sync
+/// with MFA of a million users at 600 factor reads a minute takes about 28 hours, so the limit
+/// leaves room for large orgs; larger ones raise it (or set 0).
+pub const DEFAULT_CYCLE_TIMEOUT: u64 = 259_200;
 /// Default `mfa_refresh_interval` in seconds: a week.
 pub const DEFAULT_MFA_REFRESH_INTERVAL: u64 = 604_800;
 /// Default `rate_limit_share`: Okta lets one token use half of a bucket by default.

@@ -13,7 +13,7 @@ use super::keys::RawConfig;
 use super::url::{normalize_okta_origin, validate_intake_url};
 use super::value::{header_secret_problem, DpopSetting};
 use super::{
-    default_state_dir, ConfigError, LogFormat, Needs, DEFAULT_FREQUENCY,
+    default_state_dir, ConfigError, LogFormat, Needs, DEFAULT_CYCLE_TIMEOUT, DEFAULT_FREQUENCY,
     DEFAULT_FULL_SYNC_INTERVAL, DEFAULT_MAX_CONCURRENCY, DEFAULT_MFA_REFRESH_INTERVAL,
     DEFAULT_RATE_LIMIT_SHARE, DEFAULT_SEKOIA_BASE_URL,
 };
@@ -37,6 +37,8 @@ pub struct Config {
     pub full_sync_interval: Duration,
     /// How old a user's MFA factors may get before a full sync reads them again.
     pub mfa_refresh_interval: Duration,
+    /// How long a cycle may take before it is stopped; `None`: no limit.
+    pub cycle_timeout: Option<Duration>,
     pub rate_limit_share: f64,
     pub max_concurrency: usize,
     pub enrich_mfa: bool,
@@ -136,6 +138,10 @@ impl RawConfig {
                 self.mfa_refresh_interval
                     .unwrap_or(DEFAULT_MFA_REFRESH_INTERVAL),
             ),
+            cycle_timeout: match self.cycle_timeout.unwrap_or(DEFAULT_CYCLE_TIMEOUT) {
+                0 => None,
+                seconds => Some(Duration::from_secs(seconds)),
+            },
             rate_limit_share,
             max_concurrency,
             enrich_mfa: self.enrich_mfa.unwrap_or(true),

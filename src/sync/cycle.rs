@@ -31,6 +31,8 @@ pub struct SyncOptions {
     /// With the change feed, a full sync re-reads a user's factors only when a factor event
     /// named the user or the cached status is older than this.
     pub mfa_refresh_interval: Duration,
+    /// A cycle still running after this long is stopped (`None`: no limit).
+    pub cycle_timeout: Option<Duration>,
     /// What was already said once in this run (shared by every cycle of a `run`).
     pub notices: Notices,
 }
@@ -70,6 +72,10 @@ pub enum SyncError {
     /// Shutdown was requested: the batch in flight was finished, nothing was committed.
     #[error("stopped on request before the cycle completed; it will be redone")]
     Interrupted,
+    /// The cycle ran longer than `cycle_timeout` and was stopped where it stood: nothing was
+    /// committed (the users the intake acknowledged are recorded as such), and it is redone.
+    #[error("the cycle did not finish within cycle_timeout ({} s) and was stopped; nothing was committed and the next cycle starts it again; hint: the summary shows what took the time (rate-limit waits, retries); if a sync of this org takes longer, raise cycle_timeout (CYCLE_TIMEOUT, 0 = no limit)", .limit.as_secs())]
+    TimedOut { limit: Duration },
     /// The full sync's temporary page spool failed (disk full, temp dir not writable).
     #[error("temporary user spool: {0}; hint: the temp directory (TMPDIR) must be writable, with room for the org's user records")]
     Spool(String),

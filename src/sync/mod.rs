@@ -32,10 +32,11 @@ mod listing;
 mod spool;
 pub mod summary;
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use jiff::SignedDuration;
 
+use crate::clock::Clock;
 use crate::intake::Sink;
 use crate::state::{StateError, StateStore};
 
@@ -68,18 +69,56 @@ pub async fn run_cycle(
         CycleKind::Full => "full",
         CycleKind::Incremental => "incremental",
     });
-    let result = match (kind, state) {
-        (CycleKind::Incremental, Some(state)) => {
-            incremental::run(cycle, sink, state, &warnings, &mut summary).await
+    let work = async {
+        match (kind, state) {
+            (CycleKind::Incremental, Some(state)) => {
+                incremental::run(cycle, sink, state, &warnings, &mut summary).await
+            }
+            (_, state) => full::run(cycle, sink, state, &warnings, &mut summary).await,
         }
-        (_, state) => full::run(cycle, sink, state, &warnings, &mut summary).await,
     };
+    let result = within(cycle.options.cycle_timeout, cycle.clock.as_ref(), work).await;
     summary.finish(
         cycle.client.stats().since(&stats_before),
         &warnings,
         started.elapsed(),
     );
     (summary, result)
+}
+
+/// How often the cycle's deadline is compared with the clock, in real time.
+const DEADLINE_POLL: Duration = Duration::from_millis(200);
+
+/// Runs `work` to its end, or until `limit` has passed on `clock`, then drops it where it
+/// stands. Dropping a cycle is what a kill does, and a cycle is written to survive that:
+/// nothing is committed before the intake acknowledged everything, acknowledged users are
+/// already recorded, and the delivery task is aborted with the cycle.
+///
+/// The clock is read, not slept on: with a test's or the benchmark's clock, time passes through
+/// the cycle's own waits (rate limits, backoff), and the deadline follows that time.
+async fn within(
+    limit: Option<Duration>,
+    clock: &dyn Clock,
+    work: impl std::future::Future<Output = Result<Sink, SyncError>>,
+) -> Result<Sink, SyncError> {
+    let Some(deadline) = limit.and_then(|limit| {
+        let limit_signed = SignedDuration::try_from(limit).ok()?;
+        clock.now().checked_add(limit_signed).ok()
+    }) else {
+        return work.await;
+    };
+    let passed = async {
+        while clock.now() < deadline {
+            tokio::time::sleep(DEADLINE_POLL).await;
+        }
+    };
+    tokio::select! {
+        biased;
+        result = work => result,
+        () = passed => Err(SyncError::TimedOut {
+            limit: limit.unwrap_or_default(),
+        }),
+    }
 }
 
 fn choose_kind(
@@ -109,6 +148,54 @@ fn choose_kind(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::ManualClock;
+    use crate::intake::{FileOutput, Format};
+
+    fn sink(dir: &tempfile::TempDir) -> Sink {
+        let path = dir.path().join("out.json");
+        FileOutput::open(path.to_str().unwrap(), Format::Sekoia)
+            .unwrap()
+            .into()
+    }
+
+    /// Work that never ends, each step a minute of (virtual) rate-limit wait.
+    async fn endless(clock: &ManualClock) -> Result<Sink, SyncError> {
+        loop {
+            clock.sleep(Duration::from_secs(60)).await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn work_past_its_limit_is_stopped_on_the_clock_it_waits_on() {
+        let clock = ManualClock::new(jiff::Timestamp::UNIX_EPOCH);
+        let limit = Duration::from_secs(600);
+        let result = within(Some(limit), &clock, endless(&clock)).await;
+        assert!(matches!(result, Err(SyncError::TimedOut { limit: l }) if l == limit));
+        let waited = clock.now().duration_since(jiff::Timestamp::UNIX_EPOCH);
+        assert!(
+            waited >= SignedDuration::from_secs(600) && waited <= SignedDuration::from_secs(1200),
+            "stopped once the limit had passed, a poll later at most: {waited}"
+        );
+    }
+
+    #[tokio::test]
+    async fn work_within_its_limit_or_without_one_ends_as_it_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = ManualClock::new(jiff::Timestamp::UNIX_EPOCH);
+        let quick = async {
+            clock.sleep(Duration::from_secs(60)).await;
+            Ok(sink(&dir))
+        };
+        assert!(within(Some(Duration::from_secs(600)), &clock, quick)
+            .await
+            .is_ok());
+        let failing = async { Err(SyncError::Interrupted) };
+        assert!(matches!(
+            within(None, &clock, failing).await,
+            Err(SyncError::Interrupted)
+        ));
+    }
 
     /// A cycle can run in a spawned task (the runtime, a metrics server next to it): its
     /// future holds no reference to the state store across an await (the store is not `Sync`).

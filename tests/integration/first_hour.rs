@@ -175,6 +175,41 @@ async fn a_failing_sync_starts_with_the_error_then_what_was_done() {
     );
 }
 
+/// A cycle that runs past `cycle_timeout` is stopped where it stands: its own exit code, the
+/// limit and the fix in the error, and nothing written. The org is paced to a six-minute sync;
+/// the limit is two seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cycle_past_its_timeout_stops_with_its_own_code_and_writes_nothing() {
+    let okta = fake_okta(
+        600,
+        FakeOptions {
+            rate_limits: HashMap::from([(Bucket::UserById, 200)]),
+            ..FakeOptions::default()
+        },
+    )
+    .await;
+    let dir = scratch();
+    let target = out_file(dir.path());
+    let mut command = connector(&okta, okta.token(), &["sync", "--output", &target]);
+    command.env("CYCLE_TIMEOUT", "2").env("LOG_FORMAT", "text");
+    let started = std::time::Instant::now();
+    let output = binary::output(command).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(8), "{stderr}");
+    assert!(
+        stderr.contains("did not finish within cycle_timeout (2 s)")
+            && stderr.contains("raise cycle_timeout (CYCLE_TIMEOUT, 0 = no limit)"),
+        "{stderr}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "stopped at the limit, not at the end of the sync: {:?}",
+        started.elapsed()
+    );
+    assert!(!Path::new(&target).exists(), "nothing written");
+    assert!(okta.counters().total > 0, "the sync had started");
+}
+
 /// `--output` into a directory that does not exist: its own exit code, the directory named, and
 /// not one request sent to Okta.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
