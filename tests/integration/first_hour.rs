@@ -38,6 +38,15 @@ fn connector(okta: &FakeOkta, token: &str, args: &[&str]) -> Command {
     command
 }
 
+/// 600 users with factor reads limited to 100 a minute (half of 200): a six-minute sync.
+async fn paced_org() -> FakeOkta {
+    let options = FakeOptions {
+        rate_limits: HashMap::from([(Bucket::UserById, 200)]),
+        ..FakeOptions::default()
+    };
+    fake_okta(600, options).await
+}
+
 fn scratch() -> tempfile::TempDir {
     tempfile::tempdir().expect("temp dir")
 }
@@ -54,14 +63,7 @@ fn out_file(dir: &Path) -> String {
 /// terminal is coloured, the display included.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_live_display_appears_within_a_second_with_a_total_and_an_eta() {
-    let okta = fake_okta(
-        600,
-        FakeOptions {
-            rate_limits: HashMap::from([(Bucket::UserById, 200)]),
-            ..FakeOptions::default()
-        },
-    )
-    .await;
+    let okta = paced_org().await;
     let dir = scratch();
     let mut command = connector(
         &okta,
@@ -180,14 +182,7 @@ async fn a_failing_sync_starts_with_the_error_then_what_was_done() {
 /// the limit is two seconds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cycle_past_its_timeout_stops_with_its_own_code_and_writes_nothing() {
-    let okta = fake_okta(
-        600,
-        FakeOptions {
-            rate_limits: HashMap::from([(Bucket::UserById, 200)]),
-            ..FakeOptions::default()
-        },
-    )
-    .await;
+    let okta = paced_org().await;
     let dir = scratch();
     let target = out_file(dir.path());
     let mut command = connector(&okta, okta.token(), &["sync", "--output", &target]);
