@@ -121,6 +121,16 @@ fn pem(text: &str) -> Result<(&str, &str), KeyError> {
     };
     let rest = text.strip_prefix("-----BEGIN ").ok_or_else(not_pem)?;
     let (label, rest) = rest.split_once("-----").ok_or_else(not_pem)?;
+    // A BEGIN line that lost its closing dashes runs on into the key itself: the label is
+    // checked before any message may quote it.
+    let is_label = |label: &str| {
+        label.len() <= 40 && label.bytes().all(|b| b.is_ascii_uppercase() || b == b' ')
+    };
+    if !is_label(label) {
+        return Err(key_error(
+            "the PEM BEGIN line is malformed: it must read -----BEGIN <TYPE>----- on a line of its own",
+        ));
+    }
     let end = format!("-----END {label}-----");
     let body = rest
         .split_once(end.as_str())
@@ -475,6 +485,15 @@ mod tests {
                 "invalid RSA PRIVATE KEY",
             ),
             ("-----BEGIN PRIVATE KEY-----\nhunter2", "no \"-----END"),
+            // The BEGIN line lost its closing dashes: the label would run into the key.
+            (
+                "-----BEGIN PRIVATE KEY\nMIIEhunter2\n-----END PRIVATE KEY-----",
+                "BEGIN line is malformed",
+            ),
+            (
+                "-----BEGIN PRIVATE KEY----\nMIIEhunter2\n-----END PRIVATE KEY-----",
+                "BEGIN line is malformed",
+            ),
             (r#"{"kty":"OKP","d":"hunter2"}"#, "unsupported JWK key type"),
             (r#"{"kty":"EC","crv":"P-384","d":"hunter2"}"#, "P-256"),
             (r#"{"kty":"RSA","n":"hunter2"}"#, "public key"),
