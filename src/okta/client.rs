@@ -263,13 +263,19 @@ struct Get<'a> {
 
 impl Get<'_> {
     fn note_failed_answer(&mut self, response: &Response) {
-        self.retry_for
-            .get_or_insert_with(|| response.request_id().unwrap_or_default());
+        if self.retry_for.is_none() {
+            self.retry_for = response.request_id();
+        }
     }
 
     /// OAuth: a 401 means the token was revoked or expired early; renew it and retry once.
+    /// Not for Okta's "feature not enabled" (`E0000015`, also a 401): a new token changes
+    /// nothing there, and renewing would throw away the token every other request shares.
     fn reauthenticate(&mut self, response: &Response, credential: &Credential) -> bool {
         if response.status != 401 || self.reauthenticated {
+            return false;
+        }
+        if error_from_response(response).code() == Some("E0000015") {
             return false;
         }
         if !self

@@ -117,6 +117,9 @@ pub enum OktaError {
     #[error("endless listing: more than {max} pages at {url}; stopping instead of following cursors forever; hint: retry later, and quote the request ids in the log to Okta support if it persists")]
     TooManyPages { url: String, max: u32 },
 
+    #[error("{count} record(s) of {url} could not be read, so the list is incomplete and is not used (a missing entry would read as absent); hint: the records are logged; quote the request ids to Okta support if it persists")]
+    UnreadableRecords { url: String, count: usize },
+
     #[error("refused to put the {kind} id {id} into an Okta URL: Okta ids are letters and digits only (e.g. 00u1ab2CD3ef4GH5i6j7); the answer that carried it is not trusted")]
     InvalidId { kind: &'static str, id: String },
 
@@ -177,11 +180,19 @@ impl OktaError {
     pub fn affects_every_request(&self) -> bool {
         match self {
             OktaError::Exhausted { last, .. } => last.affects_every_request(),
-            OktaError::Api(api) => api.status == 401,
+            // Okta's "feature not enabled" is a 401 too, of one endpoint only.
+            OktaError::Api(api) => api.status == 401 && api.code.as_deref() != Some("E0000015"),
             OktaError::Transport { detail, .. } => is_unknown_host(detail),
             OktaError::Token(_) => true,
             _ => false,
         }
+    }
+
+    /// Okta said no for good: the token may not do this (401/403), or the feature is not
+    /// enabled for the org (`E0000015`). Reading again next cycle would get the same answer.
+    pub fn is_denied(&self) -> bool {
+        self.api().is_some_and(ApiError::is_permission_problem)
+            || matches!(self.code(), Some("E0000015"))
     }
 
     /// The cause alone, without the hint: for retry log lines, where the hint would be repeated
@@ -287,6 +298,31 @@ impl fmt::Display for TokenError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn api(status: u16, code: Option<&str>) -> OktaError {
+        OktaError::Api(Box::new(ApiError {
+            status,
+            code: code.map(str::to_string),
+            summary: None,
+            request_id: None,
+            url: "https://acme.okta.com/api/v1/users/00u1/factors".into(),
+            oauth: false,
+        }))
+    }
+
+    /// Okta's spec gives "feature not enabled" (`E0000015`) as a 401: one endpoint is off, the
+    /// token is fine. It is a denial (no point reading again next cycle), not a refused token.
+    #[test]
+    fn feature_not_enabled_is_a_denial_of_one_endpoint_not_a_refused_token() {
+        let not_enabled = api(401, Some("E0000015"));
+        assert!(not_enabled.is_denied());
+        assert!(!not_enabled.affects_every_request());
+        let invalid_token = api(401, Some("E0000011"));
+        assert!(invalid_token.is_denied() && invalid_token.affects_every_request());
+        assert!(api(403, Some("E0000006")).is_denied());
+        assert!(!api(500, None).is_denied());
+        assert!(!api(404, Some("E0000007")).is_denied());
+    }
 
     #[test]
     fn an_unknown_host_is_one_short_sentence_naming_the_host() {

@@ -212,11 +212,22 @@ impl<T: DeserializeOwned> Pager<T> {
         Ok(url)
     }
 
-    /// Reads every remaining page into one vector (for small collections such as roles).
+    /// Reads every remaining page into one vector (for small collections such as roles). The
+    /// callers read such a list as complete (a role missing from it means "not held"), so a
+    /// record that could not be read fails the whole list instead of shortening it.
     pub async fn collect_all(mut self) -> Result<Vec<T>, OktaError> {
+        let url = self.next.as_ref().map(display_url).unwrap_or_default();
         let mut all = Vec::new();
+        let mut skipped = 0;
         while let Some(page) = self.next_page().await? {
             all.extend(page.items);
+            skipped += page.skipped;
+        }
+        if skipped > 0 {
+            return Err(OktaError::UnreadableRecords {
+                url,
+                count: skipped,
+            });
         }
         Ok(all)
     }

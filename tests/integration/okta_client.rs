@@ -825,6 +825,30 @@ async fn one_bad_record_is_skipped_and_counted_the_others_kept() {
     assert!(pager.next_page().await.unwrap().is_none());
 }
 
+/// A list read whole (roles, factors, a user's groups, the assignees) is read as complete: a
+/// role missing from it means "not held". One unreadable record fails the list instead of
+/// shortening it, so "not admin" or "no MFA" is never concluded from what could not be read.
+#[tokio::test]
+async fn a_whole_list_with_an_unreadable_record_is_an_error_not_a_shorter_list() {
+    let server = MockServer::start().await;
+    let role =
+        json!({"id": "ra1", "type": "SUPER_ADMIN", "status": "ACTIVE", "assignmentType": "USER"});
+    Mock::given(wiremock::matchers::path("/api/v1/users/00u1/roles"))
+        .respond_with(json_page(json!([12345, role])))
+        .mount(&server)
+        .await;
+    let (client, _clock) = client_for(&server);
+    let error = client.list_user_roles("00u1").await.unwrap_err();
+    assert!(
+        matches!(error, OktaError::UnreadableRecords { count: 1, .. }),
+        "{error:?}"
+    );
+    assert!(
+        error.to_string().contains("/api/v1/users/00u1/roles"),
+        "{error}"
+    );
+}
+
 #[tokio::test]
 async fn oversized_body_is_refused() {
     let server = MockServer::start().await;
