@@ -92,6 +92,8 @@ pub struct Warnings {
 struct WarningsInner {
     counts: BTreeMap<&'static str, u64>,
     samples: Vec<String>,
+    /// A change the cycle was told of could not be read (see [`Warnings::unapplied`]).
+    unapplied: bool,
 }
 
 /// Messages kept per cycle; the rest are only counted (and logged).
@@ -107,6 +109,22 @@ impl Warnings {
         if inner.samples.len() < WARNING_SAMPLES {
             inner.samples.push(message);
         }
+    }
+
+    /// Like [`Warnings::warn`], for a change the cycle knows of and could not read: unless Okta
+    /// refused for good (`error` is a denial, which the next cycle would get again), the change
+    /// is unapplied, and an incremental cycle then keeps its cursors and change feed position
+    /// so that the next cycle reads it again instead of leaving it to the next full sync.
+    pub fn unapplied(&self, kind: &'static str, message: String, error: Option<&OktaError>) {
+        self.warn(kind, message);
+        if !error.is_some_and(OktaError::is_denied) {
+            self.inner.lock().expect("warnings lock").unapplied = true;
+        }
+    }
+
+    /// Whether every change the cycle was told of was read (no [`Warnings::unapplied`]).
+    pub fn all_applied(&self) -> bool {
+        !self.inner.lock().expect("warnings lock").unapplied
     }
 
     /// Counts records Okta sent that could not be read (already logged by the paginator).

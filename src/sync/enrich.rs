@@ -126,9 +126,7 @@ impl MfaReader {
                 Some(factors.iter().any(|f| f.is_active()))
             }
             Err(error) => {
-                let permission = error.api().is_some_and(|api| api.is_permission_problem())
-                    || matches!(error.code(), Some("E0000015"));
-                if permission {
+                if error.is_denied() {
                     let in_a_row = self.permission_errors.fetch_add(1, Ordering::Relaxed) + 1;
                     if in_a_row >= PERMISSION_ERRORS_BEFORE_GIVING_UP
                         && self.enabled.swap(false, Ordering::Relaxed)
@@ -139,9 +137,10 @@ impl MfaReader {
                         );
                     }
                 }
-                warnings.warn(
+                warnings.unapplied(
                     "factors",
                     format!("cannot read the factors of user {user_id}: {error}"),
+                    Some(&error),
                 );
                 None
             }

@@ -12,7 +12,7 @@ use super::enrich::{Enricher, Mfa, MfaPlan, MfaReader, MfaSource};
 use super::listing::ChangedUsers;
 use super::summary::Summary;
 use crate::intake::Sink;
-use crate::state::{Assignees, Commit, Cursors, KnownUser, StateStore};
+use crate::state::{Assignees, Commit, Cursors, FeedPosition, KnownUser, StateStore};
 
 pub(super) async fn run(
     cycle: &Cycle<'_>,
@@ -117,13 +117,29 @@ pub(super) async fn run(
     for id in &deleted {
         directory.remove_user(id);
     }
+    // A change that could not be read is read again next cycle: the cursors and the feed
+    // position stay where they were (what was read is committed, and reading it again is
+    // harmless).
+    let applied = warnings.all_applied();
+    if !applied {
+        tracing::info!("some changes could not be read; the next cycle reads them again");
+    }
     state.commit(&Commit {
-        cursors: Cursors {
-            users: listing.listed_at.or(changes.cursors.users),
-            groups: changes.groups_listed_at.or(changes.cursors.groups),
-            last_full_sync: None,
+        cursors: match applied {
+            true => Cursors {
+                users: listing.listed_at.or(changes.cursors.users),
+                groups: changes.groups_listed_at.or(changes.cursors.groups),
+                last_full_sync: None,
+            },
+            false => Cursors {
+                last_full_sync: None,
+                ..changes.cursors
+            },
         },
-        feed: changes.position.clone(),
+        feed: match applied {
+            true => changes.position.clone(),
+            false => FeedPosition::Keep,
+        },
         deleted_users: deleted,
         snapshot: directory.changes(),
         assignees: if options.enrich_roles {

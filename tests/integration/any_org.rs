@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use okta_asset_connector::config::RawConfig;
-use okta_fake::{Org, OrgSpec};
+use okta_fake::{GroupType, Org, OrgSpec};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, RngSeed};
 use support::connector::{is_deleted, latest_events};
@@ -115,6 +115,91 @@ async fn two_changes_to_a_user_inside_one_second_both_arrive() {
             "feed={feed}: the second change inside the same second was lost"
         );
         assert_ne!(second["metadata"]["uid"], first["metadata"]["uid"]);
+        env.assert_like_a_fresh_full_sync(&format!("feed={feed}"))
+            .await;
+    }
+}
+
+fn group_uids(event: &serde_json::Value) -> Option<BTreeSet<String>> {
+    let groups = event["user"].get("groups")?.as_array()?;
+    Some(
+        groups
+            .iter()
+            .filter_map(|g| g["uid"].as_str().map(str::to_string))
+            .collect(),
+    )
+}
+
+/// A change the cycle was told of but could not read (Okta answered 500 to every try) is
+/// neither lost nor guessed: that cycle keeps the last known groups of an existing user, sends
+/// a new user without groups or admin status (unknown, not "none" and not "User"), and keeps
+/// its cursors and change feed position, so the next cycle reads the change again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_whose_read_failed_is_read_again_by_the_next_cycle() {
+    for feed in [true, false] {
+        let variant = Variant {
+            assignees_include_groups: false,
+            feed,
+        };
+        let env = SyncEnv::small(&OrgSpec::small(200, 8, 31), variant).await;
+        env.cycle(true).await;
+        let (everyone, group, member, newcomer) = env.okta.with_org(|org| {
+            let everyone = org.first_group_of(GroupType::BuiltIn).unwrap().id.clone();
+            let group = org.first_group_of(GroupType::Okta).unwrap().id.clone();
+            let members = org.members_of(&group);
+            let member = org
+                .users()
+                .iter()
+                .find(|u| !members.contains(&u.id.as_str()))
+                .unwrap()
+                .id
+                .clone();
+            org.add_member(&group, &member);
+            let newcomer = org.create_user("new.comer@example.com", "New", "Comer", "ACTIVE");
+            (everyone, group, member, newcomer)
+        });
+        let faults = env.okta.faults();
+        for path in [
+            format!("/groups/{everyone}/users"),
+            format!("/groups/{group}/users"),
+            format!("/users/{member}/groups"),
+            format!("/users/{newcomer}/groups"),
+        ] {
+            faults.fail_path_contains(&path, 500, None);
+        }
+        // Longer than the searches' overlap: after this cycle, only cursors kept where they
+        // were can bring the change back.
+        env.advance(Duration::from_secs(600));
+        let (summary, result) = env.try_cycle(false).await;
+        assert!(result.is_ok(), "feed={feed}: {result:?}");
+        assert!(
+            !summary.warnings.is_empty(),
+            "feed={feed}: the failures are counted"
+        );
+        let kept = group_uids(&env.latest(&member)).expect("the last known groups");
+        assert!(
+            !kept.contains(&group),
+            "feed={feed}: the change could not be read"
+        );
+        let new = env.latest(&newcomer);
+        assert_eq!(
+            group_uids(&new),
+            None,
+            "feed={feed}: groups unknown: {new:#}"
+        );
+        assert!(
+            new["user"].get("type_id").is_none(),
+            "feed={feed}: admin unknown: {new:#}"
+        );
+
+        faults.clear();
+        env.advance(Duration::from_secs(30));
+        env.cycle(false).await;
+        assert!(
+            group_uids(&env.latest(&member)).unwrap().contains(&group),
+            "feed={feed}: the membership read again"
+        );
+        assert!(group_uids(&env.latest(&newcomer)).is_some(), "feed={feed}");
         env.assert_like_a_fresh_full_sync(&format!("feed={feed}"))
             .await;
     }

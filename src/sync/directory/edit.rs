@@ -121,7 +121,12 @@ impl Directory {
             .users
             .iter()
             .map(|user| {
-                let groups = self.live_groups_of(user).map(|g| g.uid.clone()).collect();
+                let groups = self
+                    .live_groups_of(user)
+                    .into_iter()
+                    .flatten()
+                    .map(|g| g.uid.clone())
+                    .collect();
                 (user.clone(), groups)
             })
             .collect();

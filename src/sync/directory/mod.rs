@@ -273,43 +273,50 @@ impl Directory {
         }
     }
 
-    /// The groups of a user, in a stable order; `None` when unknown (some listing failed).
+    /// The groups of a user, in a stable order; `None` when unknown: some listing failed, or
+    /// the user is in no member list read (every Okta user is in `Everyone`, so a user never
+    /// seen was created after that list was read, or their groups could not be read).
     pub fn groups_of(&self, user: &str) -> Option<Vec<&GroupInfo>> {
         if !self.complete {
             return None;
         }
-        let mut groups: Vec<&GroupInfo> = self.live_groups_of(user).collect();
+        let mut groups: Vec<&GroupInfo> = self.live_groups_of(user)?.collect();
         // The same user gives the same event (and `metadata.uid`) whatever order the
         // memberships were read in, from a full or an incremental cycle.
         groups.sort_unstable_by(|a, b| a.uid.cmp(&b.uid));
         Some(groups)
     }
 
-    /// The groups a user is known to be a member of that are not deleted, in no set order
-    /// (none when the user is unknown).
-    fn live_groups_of<'a>(&'a self, user: &str) -> impl Iterator<Item = &'a GroupInfo> + 'a {
-        self.members
-            .groups_of(user)
-            .unwrap_or(&[])
-            .iter()
-            .map(|&i| &self.groups[i as usize])
-            .filter(|g| !g.deleted)
-            .map(|g| &g.info)
+    /// The groups a user is known to be a member of that are not deleted, in no set order;
+    /// `None` for a user the index has never seen.
+    fn live_entries_of<'a>(
+        &'a self,
+        user: &str,
+    ) -> Option<impl Iterator<Item = &'a GroupEntry> + Clone> {
+        let indices = self.members.groups_of(user)?;
+        Some(
+            indices
+                .iter()
+                .map(|&i| &self.groups[i as usize])
+                .filter(|g| !g.deleted),
+        )
+    }
+
+    fn live_groups_of<'a>(&'a self, user: &str) -> Option<impl Iterator<Item = &'a GroupInfo>> {
+        Some(self.live_entries_of(user)?.map(|g| &g.info))
     }
 
     /// Admin status of a user (see [`admin_status`]).
     pub fn is_admin(&self, admins: &Admins, user: &str) -> Option<bool> {
-        let groups = self.members.groups_of(user).unwrap_or(&[]);
-        let roles = groups
-            .iter()
-            .map(|&i| &self.groups[i as usize])
-            .filter(|g| !g.deleted)
-            .map(|g| &g.roles);
-        // An incomplete directory only proves admin rights, never their absence.
+        let Some(entries) = self.live_entries_of(user) else {
+            // Groups unknown: only a direct role can tell.
+            return admin_status(admins.direct(user), None::<std::iter::Empty<&GroupRoles>>);
+        };
+        let roles = entries.map(|g| &g.roles);
+        // An incomplete directory proves admin rights, never their absence.
         if roles.clone().any(GroupRoles::grants_admin) {
             return Some(true);
         }
-        // An incomplete directory proves admin rights, never their absence.
         admin_status(admins.direct(user), self.complete.then_some(roles))
     }
 
@@ -320,11 +327,6 @@ impl Directory {
             .filter(|g| !g.deleted)
             .map(stored)
             .collect()
-    }
-
-    /// Records `groups_listed_at` as the next groups cursor.
-    pub fn set_listed_at(&mut self, at: Option<Timestamp>) {
-        self.listed_at = at;
     }
 
     pub fn listed_at(&self) -> Option<Timestamp> {

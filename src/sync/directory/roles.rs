@@ -101,10 +101,6 @@ impl Admins {
         }
     }
 
-    pub fn is_known(&self) -> bool {
-        self.direct.is_some()
-    }
-
     /// What `user`'s own roles say; not an assignee means no direct role.
     pub fn direct(&self, user: &str) -> Direct {
         match &self.direct {
@@ -233,9 +229,10 @@ impl Admins {
                 // A user hard-deleted since the list was read holds no role.
                 Err(error) if is_not_found(&error) => Direct::Inactive,
                 Err(error) => {
-                    warnings.warn(
+                    warnings.unapplied(
                         "roles",
                         format!("cannot read the roles of user {user_id}: {error}"),
+                        Some(&error),
                     );
                     Direct::Unknown
                 }
@@ -245,20 +242,23 @@ impl Admins {
         named
     }
 
-    /// The assignees to store: those whose direct status is known.
+    /// The assignees to store. The store keeps a known status per assignee, and an assignee
+    /// missing from it reads back as holding no direct role: when some assignee's status is
+    /// unknown, the whole list is stored as unknown (the next cycle reads every assignee's
+    /// roles again) rather than let that assignee come back as "not admin".
     pub fn stored(&self) -> Assignees {
-        match &self.direct {
-            None => Assignees::Unknown,
-            Some(map) => Assignees::Replace(
-                map.iter()
-                    .filter_map(|(id, direct)| match direct {
-                        Direct::Active => Some((id.to_string(), true)),
-                        Direct::Inactive => Some((id.to_string(), false)),
-                        Direct::Unknown => None,
-                    })
-                    .collect(),
-            ),
-        }
+        let Some(map) = &self.direct else {
+            return Assignees::Unknown;
+        };
+        let known: Option<Vec<(String, bool)>> = map
+            .iter()
+            .map(|(id, direct)| match direct {
+                Direct::Active => Some((id.to_string(), true)),
+                Direct::Inactive => Some((id.to_string(), false)),
+                Direct::Unknown => None,
+            })
+            .collect();
+        known.map_or(Assignees::Unknown, Assignees::Replace)
     }
 }
 
@@ -302,9 +302,10 @@ pub async fn read_group_roles(
                 )),
                 Err(error) if is_not_found(&error) => GroupRolesRead::Gone,
                 Err(error) => {
-                    warnings.warn(
+                    warnings.unapplied(
                         "roles",
                         format!("cannot read the roles of group {group_id}: {error}"),
+                        Some(&error),
                     );
                     GroupRolesRead::Failed
                 }
@@ -326,9 +327,10 @@ async fn list_assignees(client: &OktaClient, warnings: &Warnings) -> Option<Vec<
         // point the operator at the wrong cause.
         Err(error) if error.affects_every_request() => None,
         Err(error) => {
-            warnings.warn(
+            warnings.unapplied(
                 "roles",
                 format!("cannot list admin role assignees; direct admin rights are unknown this cycle: {error}"),
+                Some(&error),
             );
             None
         }
@@ -363,6 +365,26 @@ pub fn admin_status<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The store has no "unknown" for one assignee, and an assignee missing from it reads back
+    /// as holding no direct role: one unknown makes the whole list unknown, never "not admin".
+    #[test]
+    fn an_assignee_of_unknown_status_is_never_stored_as_holding_no_role() {
+        let stored = || {
+            Admins::from_stored(Some(HashMap::from([
+                ("00u1".to_string(), true),
+                ("00u2".to_string(), false),
+            ])))
+        };
+        assert!(matches!(stored().stored(), Assignees::Replace(rows) if rows.len() == 2));
+        let mut one_unknown = stored();
+        if let Some(map) = one_unknown.direct.as_mut() {
+            map.insert("00u3".into(), Direct::Unknown);
+        }
+        assert!(matches!(one_unknown.stored(), Assignees::Unknown));
+        let reloaded = Admins::from_stored(None);
+        assert_eq!(reloaded.direct("00u3"), Direct::Unknown);
+    }
 
     fn held(labels: &[&str]) -> GroupRoles {
         GroupRoles::from_labels(labels.iter().map(|l| l.to_string()).collect())

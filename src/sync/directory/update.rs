@@ -74,7 +74,11 @@ pub async fn apply(
             Err(error) if roles::is_not_found(&error) => {
                 pending.affected.extend(directory.delete_group(id));
             }
-            Err(error) => warnings.warn("groups", format!("cannot read group {id}: {error}")),
+            Err(error) => warnings.unapplied(
+                "groups",
+                format!("cannot read group {id}: {error}"),
+                Some(&error),
+            ),
         }
         cycle.check_stop()?;
     }
@@ -145,19 +149,21 @@ async fn relist_members(
         Ok((_, skipped)) => {
             // An unreadable member record would look like a departure: keep the stored list.
             warnings.add_skipped(skipped);
-            warnings.warn(
+            warnings.unapplied(
                 "group_members",
                 format!("members of group {group_id} partly unreadable; keeping the previous list"),
+                None,
             );
         }
         Err(error) if roles::is_not_found(&error) => {
             affected.extend(directory.delete_group(group_id));
         }
-        Err(error) => warnings.warn(
+        Err(error) => warnings.unapplied(
             "group_members",
             format!(
                 "cannot read the members of group {group_id}: {error}; keeping the previous list"
             ),
+            Some(&error),
         ),
     }
 }
@@ -186,9 +192,10 @@ async fn reread_user_groups(
         Err(error) if roles::is_not_found(&error) => {
             pending.affected.insert(user.to_string());
         }
-        Err(error) => warnings.warn(
+        Err(error) => warnings.unapplied(
             "group_members",
             format!("cannot read the groups of user {user}: {error}; keeping the previous list"),
+            Some(&error),
         ),
     }
 }
