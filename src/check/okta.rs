@@ -180,7 +180,9 @@ pub(super) fn users_outcome(result: &Option<Result<Response, OktaError>>) -> Use
     };
     match innermost(error) {
         OktaError::Api(api) if api.code.is_some() => UsersOutcome::Refused((**api).clone()),
-        OktaError::Api(api) if matches!(api.status, 502..=504) => {
+        // Any server error or rate limit, with or without Okta's body, says the host is busy or
+        // down right now, not that it is the wrong host.
+        OktaError::Api(api) if api.status >= 500 || api.status == 429 => {
             UsersOutcome::Unavailable(api.status)
         }
         OktaError::Api(api) => {
@@ -422,6 +424,13 @@ mod tests {
             users_outcome(&failed(OktaError::Api(Box::new(api(503, None))))),
             UsersOutcome::Unavailable(503)
         );
+        for status in [429, 500, 501, 505, 520, 527, 599] {
+            assert_eq!(
+                users_outcome(&failed(OktaError::Api(Box::new(api(status, None))))),
+                UsersOutcome::Unavailable(status),
+                "HTTP {status} without an Okta body is transient, not a wrong base_url"
+            );
+        }
         let mut html = api(404, None);
         html.summary = Some("an HTML page".into());
         assert_eq!(

@@ -86,7 +86,8 @@ pub enum UsersOutcome {
     Listed,
     /// The host answered, but not as the Okta API does (what it answered).
     NotOkta(String),
-    /// HTTP 502/503/504 without an Okta error body: Okta, or a gateway in between, is down.
+    /// HTTP 429 or 5xx without an Okta error body: Okta, or a gateway in between, is down or
+    /// rate-limiting right now.
     Unavailable(u16),
     /// Okta answered with its error body.
     Refused(ApiError),
@@ -110,7 +111,7 @@ pub fn users(host: &str, outcome: &UsersOutcome) -> (Check, Check) {
         ),
         UsersOutcome::NotOkta(what) => (not_okta(host, what), token_skipped()),
         UsersOutcome::Unavailable(status) => unusable(
-            format!("{host} answered HTTP {status} without an Okta error body: Okta, or a proxy in between, is unavailable right now (transient)"),
+            format!("{host} answered HTTP {status} without an Okta error body: Okta, or a proxy in between, is {} right now (transient)", busy_or_down(*status)),
             "run check again in a few minutes; if it persists, check base_url and any proxy between here and Okta",
         ),
         UsersOutcome::Refused(api) => (reachable(host), token_refused(api)),
@@ -124,6 +125,15 @@ pub fn users(host: &str, outcome: &UsersOutcome) -> (Check, Check) {
             ),
         ),
         UsersOutcome::Unreachable(failure) => (unreachable(host, failure), token_skipped()),
+    }
+}
+
+/// What a body-less 429 or 5xx says about the host.
+fn busy_or_down(status: u16) -> &'static str {
+    if status == 429 {
+        "rate-limiting requests"
+    } else {
+        "unavailable"
     }
 }
 

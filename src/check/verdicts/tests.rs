@@ -167,6 +167,20 @@ fn a_gateway_error_without_okta_body_is_transient_not_a_wrong_url() {
 }
 
 #[test]
+fn a_body_less_rate_limit_is_transient_not_a_wrong_url() {
+    let (reachable, token) = users(HOST, &UsersOutcome::Unavailable(429));
+    assert_check(
+        &reachable,
+        CheckName::OktaReachable,
+        Status::Fail,
+        &["HTTP 429", "rate-limiting", "transient"],
+        &["again"],
+    );
+    assert!(!reachable.reason.contains("not the Okta API"));
+    assert_eq!(token.status, Status::Skipped);
+}
+
+#[test]
 fn unreachable_hosts_say_why() {
     let cases = [
         ("dns error: no record", "does not resolve (DNS)", "DNS"),
