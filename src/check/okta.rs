@@ -222,11 +222,14 @@ pub(super) fn read_outcome<T>(result: &Option<Result<T, OktaError>>) -> ReadOutc
 
 fn api_outcome(api: &ApiError) -> ReadOutcome {
     let api = api.clone();
-    match (api.code.as_deref(), api.status) {
-        (Some("E0000015"), _) => ReadOutcome::FeatureOff(api),
-        (Some("E0000047"), _) | (_, 429) => ReadOutcome::RateLimited(api),
-        (_, 401 | 403) => ReadOutcome::Denied(api),
-        (_, 500..=599) => ReadOutcome::ServerError(api),
+    match api.code.as_deref() {
+        // Okta sends `E0000015` as a 401, but it is the org's plan, not the token's permission:
+        // it is tested before the permission rule.
+        Some("E0000015") => ReadOutcome::FeatureOff(api),
+        Some("E0000047") => ReadOutcome::RateLimited(api),
+        _ if api.status == 429 => ReadOutcome::RateLimited(api),
+        _ if api.is_permission_problem() => ReadOutcome::Denied(api),
+        _ if (500..=599).contains(&api.status) => ReadOutcome::ServerError(api),
         _ => ReadOutcome::Other(api),
     }
 }
@@ -353,7 +356,7 @@ mod tests {
             |status, code| read_outcome::<()>(&failed(OktaError::Api(Box::new(api(status, code)))));
         // Each status and code, and the kind of outcome it is, carrying Okta's error.
         type Kind = fn(ApiError) -> ReadOutcome;
-        let cases: [(u16, Option<&str>, Kind); 8] = [
+        let cases: [(u16, Option<&str>, Kind); 11] = [
             (403, Some("E0000006"), ReadOutcome::Denied),
             (401, Some("E0000011"), ReadOutcome::Denied),
             (401, None, ReadOutcome::Denied),
@@ -361,7 +364,11 @@ mod tests {
             (503, None, ReadOutcome::ServerError),
             (429, Some("E0000047"), ReadOutcome::RateLimited),
             (400, Some("E0000015"), ReadOutcome::FeatureOff),
+            // Okta's own spec sends E0000015 as a 401: still the org's plan, not the token.
+            (401, Some("E0000015"), ReadOutcome::FeatureOff),
+            (429, None, ReadOutcome::RateLimited),
             (404, Some("E0000007"), ReadOutcome::Other),
+            (409, None, ReadOutcome::Other),
         ];
         for (status, code, kind) in cases {
             let expected = kind(api(status, code));

@@ -132,6 +132,9 @@ impl Permission {
     }
 }
 
+/// Said of a read that failed without a refusal.
+const UNVERIFIED: &str = "not a permission refusal, so the permission is unverified";
+
 /// The verdict of one permission read. `scope` is where the read's scope stands with an OAuth
 /// service app (`None` with an SSWS token).
 pub fn read(
@@ -187,12 +190,18 @@ pub fn read(
         ReadOutcome::NoAnswer(failure) => {
             permission.unknown(transient_reason(what, &failure.reason(host)), RETRY_FIX)
         }
-        ReadOutcome::Other(api) => permission.lost(
-            format!("cannot read {what}: Okta answered {}", answer(api)),
+        // Neither is a refusal: `sync` keeps the enrichment on and only gives it up on 401/403
+        // or E0000015, so no consequence is claimed.
+        ReadOutcome::Other(api) => permission.unknown(
+            format!(
+                "cannot read {what}: Okta answered {}; {}",
+                answer(api),
+                UNVERIFIED
+            ),
             api.hint(),
         ),
-        ReadOutcome::Unexpected(description) => permission.lost(
-            format!("cannot read {what}: {description}"),
+        ReadOutcome::Unexpected(description) => permission.unknown(
+            format!("cannot read {what}: {description}; {UNVERIFIED}"),
             "retry; if it persists see docs/troubleshooting.md",
         ),
     }

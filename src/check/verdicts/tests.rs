@@ -633,6 +633,24 @@ fn other_answers_are_reported_as_they_came() {
 }
 
 #[test]
+fn a_failed_read_that_is_no_refusal_claims_no_lost_enrichment() {
+    // `sync` gives up MFA only on 401/403 or E0000015: a 404, a 409 or an answer that is not
+    // JSON leaves the enrichment on, so the check must not say it is disabled.
+    let outcomes = [
+        ReadOutcome::Other(api(404, Some("E0000007"))),
+        ReadOutcome::Other(api(409, None)),
+        ReadOutcome::Unexpected("not JSON".into()),
+    ];
+    for outcome in outcomes {
+        let check = read_ssws(&FACTORS, outcome);
+        assert_eq!(check.status, Status::Warn);
+        assert!(check.reason.contains("unverified"), "{}", check.reason);
+        assert!(!check.reason.contains("disabled"), "{}", check.reason);
+        assert!(!check.reason.contains("has_mfa omitted"), "{}", check.reason);
+    }
+}
+
+#[test]
 fn turned_off_enrichments_warn() {
     assert_check(
         &roles_turned_off(),
