@@ -22,7 +22,7 @@ use crate::config::Config;
 use crate::okta::auth::Grant;
 use crate::okta::endpoints::expr::okta_time;
 use crate::okta::model::IdOnly;
-use crate::okta::rate_limit::{server_date, RateLimitHeaders};
+use crate::okta::rate_limit::{server_date, RateLimitHeaders, WINDOW};
 use crate::okta::{ApiError, OktaClient, OktaError, Response};
 
 /// How far back the System Log probe looks: recent enough that Okta has little to scan and
@@ -237,10 +237,12 @@ fn api_outcome(api: &ApiError) -> ReadOutcome {
 /// The users bucket from the users call's headers.
 fn users_bucket(headers: &HeaderMap) -> Option<UsersBucket> {
     let limits = RateLimitHeaders::parse(headers)?;
-    let window = 60;
-    let seconds_into_window = server_date(headers)
-        .map(|date| window - (limits.reset - date.as_second()).clamp(0, window))
-        .map(|elapsed| elapsed as u64);
+    let window = WINDOW.as_secs();
+    // Saturating: the reset is whatever the answer said, up to i64::MIN or i64::MAX.
+    let seconds_into_window = server_date(headers).map(|date| {
+        let until_reset = limits.reset.saturating_sub(date.as_second()).max(0);
+        window - u64::try_from(until_reset).unwrap_or(window).min(window)
+    });
     Some(UsersBucket {
         limit: limits.limit,
         remaining: limits.remaining,
@@ -493,6 +495,23 @@ mod tests {
                 seconds_into_window: Some(20)
             })
         );
+    }
+
+    #[test]
+    fn hostile_rate_limit_headers_do_not_overflow() {
+        let date = "Sun, 01 Mar 2026 12:00:20 GMT";
+        let bucket = |reset: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert("x-rate-limit-limit", HeaderValue::from_static("18446744073709551615"));
+            headers.insert("x-rate-limit-remaining", HeaderValue::from_static("0"));
+            headers.insert("x-rate-limit-reset", HeaderValue::from_str(reset).unwrap());
+            headers.insert("date", HeaderValue::from_static(date));
+            users_bucket(&headers).unwrap()
+        };
+        // A reset far ahead: the window has just begun; far behind: it is over.
+        assert_eq!(bucket(&i64::MAX.to_string()).seconds_into_window, Some(0));
+        assert_eq!(bucket(&i64::MIN.to_string()).seconds_into_window, Some(60));
+        assert_eq!(bucket(&i64::MAX.to_string()).limit, u64::MAX);
     }
 
     #[test]

@@ -733,6 +733,21 @@ fn rate_limit_headroom() {
     assert_eq!(spent.status, Status::Warn);
 }
 
+#[test]
+fn hostile_rate_limit_headers_do_not_overflow() {
+    // Others used nearly u64::MAX, 30 s in: the projection saturates and is capped at the limit.
+    let huge = rate_limit(bucket(u64::MAX, 0, Some(30)), 0.5);
+    assert_eq!(huge.status, Status::Warn);
+    assert!(
+        huge.reason.contains(&format!("about {}/min", u64::MAX)),
+        "{}",
+        huge.reason
+    );
+    // Everything left: remaining × 5 saturates instead of wrapping.
+    let untouched = rate_limit(bucket(u64::MAX, u64::MAX, Some(30)), 0.5);
+    assert_eq!(untouched.status, Status::Ok, "{}", untouched.reason);
+}
+
 // ---------------------------------------------------------------- intake
 
 #[test]
