@@ -107,6 +107,31 @@ fn transport_failures_are_classified_from_their_words() {
         TransportKind::Refused
     );
     assert_eq!(kind("connection reset by peer"), TransportKind::Other);
+    assert_eq!(
+        kind("dns error: failed to lookup address information: Name or service not known"),
+        TransportKind::UnknownHost
+    );
+    assert_eq!(
+        kind("dns error: failed to lookup address information: Temporary failure in name resolution"),
+        TransportKind::Dns
+    );
+}
+
+#[test]
+fn a_temporary_resolver_failure_is_transient_not_a_wrong_url() {
+    let detail = "dns error: failed to lookup address information: Temporary failure in name resolution";
+    let (reachable, _) = users(
+        HOST,
+        &UsersOutcome::Unreachable(TransportFailure::from_detail(detail)),
+    );
+    assert_check(
+        &reachable,
+        CheckName::OktaReachable,
+        Status::Fail,
+        &["could not be resolved right now", "transient"],
+        &["again", "resolver"],
+    );
+    assert!(!reachable.reason.contains("does not resolve"));
 }
 
 // ---------------------------------------------------------------- users call
@@ -183,7 +208,11 @@ fn a_body_less_rate_limit_is_transient_not_a_wrong_url() {
 #[test]
 fn unreachable_hosts_say_why() {
     let cases = [
-        ("dns error: no record", "does not resolve (DNS)", "DNS"),
+        (
+            "dns error: failed to lookup address information: Name or service not known",
+            "does not resolve (DNS)",
+            "DNS",
+        ),
         (
             "invalid peer certificate: UnknownIssuer",
             "TLS with acme.okta.com failed",
