@@ -45,8 +45,8 @@ pub fn probe(dir: &Path) -> StateDirOutcome {
 fn trust(dir: &Path) -> StateDirOutcome {
     match crate::private_files::check_dir(dir) {
         Ok(Ok(None)) => StateDirOutcome::Writable,
-        Ok(Ok(Some(exposure))) => StateDirOutcome::Exposed(exposure.to_string()),
-        Ok(Err(refusal)) => StateDirOutcome::Refused(refusal.to_string()),
+        Ok(Ok(Some(exposure))) => StateDirOutcome::Exposed(exposure),
+        Ok(Err(refusal)) => StateDirOutcome::Refused(refusal),
         Err(error) => failure(dir, false, &error),
     }
 }

@@ -912,7 +912,7 @@ fn state_dir_verdicts() {
         process: 65532,
     };
     assert_check(
-        &check(StateDirOutcome::Refused(theirs.to_string())),
+        &check(StateDirOutcome::Refused(theirs)),
         CheckName::StateDir,
         Status::Fail,
         &[
@@ -927,12 +927,22 @@ fn state_dir_verdicts() {
         mode: 0o2775,
     };
     assert_check(
-        &check(StateDirOutcome::Exposed(volume.to_string())),
+        &check(StateDirOutcome::Exposed(volume)),
         CheckName::StateDir,
         Status::Warn,
         &["mode 2775", "fsGroup"],
         &["chmod 700 /var/lib/okta-asset-connector"],
     );
+    // The fix is not repeated in the reason.
+    let sticky = check(StateDirOutcome::Exposed(
+        crate::private_files::Exposure::StickyWorldWritable {
+            path: dir.clone(),
+            mode: 0o1777,
+        },
+    ));
+    assert_eq!(sticky.status, Status::Warn);
+    assert!(!sticky.reason.contains("chmod"), "{}", sticky.reason);
+    assert!(sticky.fix.starts_with("chmod 700"), "{}", sticky.fix);
     assert_check(
         &check(StateDirOutcome::Other("odd".into())),
         CheckName::StateDir,
