@@ -66,7 +66,9 @@ fn top_help() -> String {
     for exit in Exit::ALL {
         text.push_str(&format!("  {:<3}  {}\n", exit as u8, exit.meaning()));
     }
-    text.push_str("  (each command's --help says which apply to it; docs/operations.md explains them)");
+    text.push_str(
+        "  (each command's --help says which apply to it; docs/operations.md explains them)",
+    );
     text
 }
 

@@ -143,7 +143,9 @@ mod tests {
         progress.advance(Phase::Users, 5);
         let reporter = progress.clone();
         let panicked = std::thread::spawn(move || {
-            reporter.update(Phase::Users, |_| panic!("a reporter panics holding the lock"))
+            reporter.update(Phase::Users, |_| {
+                panic!("a reporter panics holding the lock")
+            })
         })
         .join();
         assert!(panicked.is_err());

@@ -502,7 +502,10 @@ mod tests {
         let date = "Sun, 01 Mar 2026 12:00:20 GMT";
         let bucket = |reset: &str| {
             let mut headers = HeaderMap::new();
-            headers.insert("x-rate-limit-limit", HeaderValue::from_static("18446744073709551615"));
+            headers.insert(
+                "x-rate-limit-limit",
+                HeaderValue::from_static("18446744073709551615"),
+            );
             headers.insert("x-rate-limit-remaining", HeaderValue::from_static("0"));
             headers.insert("x-rate-limit-reset", HeaderValue::from_str(reset).unwrap());
             headers.insert("date", HeaderValue::from_static(date));

@@ -112,14 +112,17 @@ fn transport_failures_are_classified_from_their_words() {
         TransportKind::UnknownHost
     );
     assert_eq!(
-        kind("dns error: failed to lookup address information: Temporary failure in name resolution"),
+        kind(
+            "dns error: failed to lookup address information: Temporary failure in name resolution"
+        ),
         TransportKind::Dns
     );
 }
 
 #[test]
 fn a_temporary_resolver_failure_is_transient_not_a_wrong_url() {
-    let detail = "dns error: failed to lookup address information: Temporary failure in name resolution";
+    let detail =
+        "dns error: failed to lookup address information: Temporary failure in name resolution";
     let (reachable, _) = users(
         HOST,
         &UsersOutcome::Unreachable(TransportFailure::from_detail(detail)),
@@ -675,7 +678,11 @@ fn a_failed_read_that_is_no_refusal_claims_no_lost_enrichment() {
         assert_eq!(check.status, Status::Warn);
         assert!(check.reason.contains("unverified"), "{}", check.reason);
         assert!(!check.reason.contains("disabled"), "{}", check.reason);
-        assert!(!check.reason.contains("has_mfa omitted"), "{}", check.reason);
+        assert!(
+            !check.reason.contains("has_mfa omitted"),
+            "{}",
+            check.reason
+        );
     }
 }
 
