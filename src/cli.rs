@@ -37,7 +37,7 @@ use crate::runtime::sekoia::Role;
     name = "okta-asset-connector",
     version,
     verbatim_doc_comment,
-    after_help = TOP_EXAMPLES
+    after_help = top_help()
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -55,15 +55,29 @@ pub struct Cli {
     pub command: Command,
 }
 
-const TOP_EXAMPLES: &str = "Examples:
-  OKTA_API_TOKEN=... okta-asset-connector check --base-url acme.okta.com
-  OKTA_API_TOKEN=... okta-asset-connector sync --base-url acme.okta.com --output events.json
-  okta-asset-connector --config /etc/okta-asset-connector/config.toml run
-  okta-asset-connector config
+/// Examples and every exit code, from the one table of codes ([`Exit::ALL`]), so that a new code
+/// cannot be missing here.
+fn top_help() -> String {
+    let mut text = String::from("Examples:\n");
+    for example in TOP_EXAMPLES {
+        text.push_str(&format!("  {example}\n"));
+    }
+    text.push_str("\nExit codes:\n");
+    for exit in Exit::ALL {
+        text.push_str(&format!("  {:<3}  {}\n", exit as u8, exit.meaning()));
+    }
+    text.push_str(
+        "  (each command's --help says which apply to it; docs/operations.md explains them)",
+    );
+    text
+}
 
-Exit codes: 0 ok, 1 unexpected, 2 configuration, 3 Okta, 4 intake, 5 check failed, 6 state,
-7 --output file, 130 second stop signal, 141 stdout closed. Each command's --help says which
-apply to it; docs/operations.md explains them.";
+const TOP_EXAMPLES: [&str; 4] = [
+    "OKTA_API_TOKEN=... okta-asset-connector check --base-url acme.okta.com",
+    "OKTA_API_TOKEN=... okta-asset-connector sync --base-url acme.okta.com --output events.json",
+    "okta-asset-connector --config /etc/okta-asset-connector/config.toml run",
+    "okta-asset-connector config",
+];
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -531,6 +545,15 @@ mod tests {
         assert!(short.contains("completions") && short.contains("--config"));
         let long = cli.render_long_help().to_string();
         assert!(long.contains("--base-url <URL>") && long.contains("--frequency"));
+    }
+
+    #[test]
+    fn the_top_level_help_lists_every_exit_code() {
+        let long = Cli::command().render_long_help().to_string();
+        for exit in Exit::ALL {
+            let line = format!("  {:<3}  {}", exit as u8, exit.meaning());
+            assert!(long.contains(&line), "{line:?} in:\n{long}");
+        }
     }
 
     #[test]

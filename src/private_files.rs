@@ -65,27 +65,47 @@ impl Refusal {
     }
 }
 
-impl fmt::Display for Refusal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Refusal {
+    /// What is wrong and what it risks, without the fix.
+    pub fn reason(&self) -> String {
         let path = self.path().display();
         match self {
-            Refusal::OwnedByOther { owner, process, .. } => write!(
-                f,
-                "{path} belongs to uid {owner}, not to uid {process} that runs the connector: that user could replace the state (forged cursors skip changes, forged users are sent as deleted); fix: chown -R {process} {path}, or run the connector as uid {owner}"
+            Refusal::OwnedByOther { owner, process, .. } => format!(
+                "{path} belongs to uid {owner}, not to uid {process} that runs the connector: that user could replace the state (forged cursors skip changes, forged users are sent as deleted)"
             ),
-            Refusal::WritableByAnyone { mode, .. } => write!(
-                f,
-                "{path} has mode {mode:04o}: every user of the host may replace the state files in it; fix: chmod 700 {path}"
+            Refusal::WritableByAnyone { mode, .. } => format!(
+                "{path} has mode {mode:04o}: every user of the host may replace the state files in it"
             ),
-            Refusal::WritableByForeignGroup { gid, mode, .. } => write!(
-                f,
-                "{path} has mode {mode:04o} and group {gid}, a group the connector's process is not in: its members may replace the state files; fix: chmod 700 {path} (or chgrp it to the connector's own group)"
+            Refusal::WritableByForeignGroup { gid, mode, .. } => format!(
+                "{path} has mode {mode:04o} and group {gid}, a group the connector's process is not in: its members may replace the state files"
             ),
-            Refusal::NotARegularFile { .. } => write!(
-                f,
-                "{path} is a symbolic link or not a regular file: the state must be a plain file of the state directory; fix: move it away (the next cycle is then a full sync)"
+            Refusal::NotARegularFile { .. } => format!(
+                "{path} is a symbolic link or not a regular file: the state must be a plain file of the state directory"
             ),
         }
+    }
+
+    /// How to fix it.
+    pub fn fix(&self) -> String {
+        let path = self.path().display();
+        match self {
+            Refusal::OwnedByOther { owner, process, .. } => {
+                format!("chown -R {process} {path}, or run the connector as uid {owner}")
+            }
+            Refusal::WritableByAnyone { .. } => format!("chmod 700 {path}"),
+            Refusal::WritableByForeignGroup { .. } => {
+                format!("chmod 700 {path} (or chgrp it to the connector's own group)")
+            }
+            Refusal::NotARegularFile { .. } => {
+                "move it away (the next cycle is then a full sync)".to_string()
+            }
+        }
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}; fix: {}", self.reason(), self.fix())
     }
 }
 
@@ -101,24 +121,39 @@ pub enum Exposure {
     StickyWorldWritable { path: PathBuf, mode: u32 },
 }
 
-impl fmt::Display for Exposure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Exposure {
+    /// Who may write in the directory, and when that is fine.
+    pub fn reason(&self) -> String {
         match self {
-            Exposure::GroupWritable { path, gid, mode } => {
-                let path = path.display();
-                write!(
-                    f,
-                    "state directory {path} has mode {mode:04o}: other processes of group {gid} may write in it (a Kubernetes volume with fsGroup looks like this; fine when only this connector uses the volume); to silence this, chmod 700 {path}"
-                )
-            }
-            Exposure::StickyWorldWritable { path, mode } => {
-                let path = path.display();
-                write!(
-                    f,
-                    "state directory {path} has mode {mode:04o}: every user may create files in it (they cannot replace the connector's own); use a private directory: chmod 700 {path}, or set state_dir elsewhere"
-                )
+            Exposure::GroupWritable { path, gid, mode } => format!(
+                "state directory {} has mode {mode:04o}: other processes of group {gid} may write in it (a Kubernetes volume with fsGroup looks like this; fine when only this connector uses the volume)",
+                path.display()
+            ),
+            Exposure::StickyWorldWritable { path, mode } => format!(
+                "state directory {} has mode {mode:04o}: every user may create files in it (they cannot replace the connector's own)",
+                path.display()
+            ),
+        }
+    }
+
+    /// How to make the directory private.
+    pub fn fix(&self) -> String {
+        match self {
+            Exposure::GroupWritable { path, .. } => format!("chmod 700 {}", path.display()),
+            Exposure::StickyWorldWritable { path, .. } => {
+                format!("chmod 700 {}, or set state_dir elsewhere", path.display())
             }
         }
+    }
+}
+
+impl fmt::Display for Exposure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let lead = match self {
+            Exposure::GroupWritable { .. } => "to silence this,",
+            Exposure::StickyWorldWritable { .. } => "use a private directory:",
+        };
+        write!(f, "{}; {lead} {}", self.reason(), self.fix())
     }
 }
 
@@ -320,6 +355,22 @@ mod tests {
 
     fn judge(owner: u32, gid: u32, mode: u32) -> Result<Option<Exposure>, Refusal> {
         judge_dir(Path::new("/state"), owner, gid, mode, &me())
+    }
+
+    #[test]
+    fn messages_are_the_reason_then_the_fix() {
+        let refusal = judge(1001, 1000, 0o700).unwrap_err();
+        assert_eq!(
+            refusal.to_string(),
+            format!("{}; fix: {}", refusal.reason(), refusal.fix())
+        );
+        assert!(!refusal.reason().contains("chown"), "{}", refusal.reason());
+        let exposure = judge(0, 2000, 0o2775).unwrap().unwrap();
+        assert_eq!(
+            exposure.to_string(),
+            format!("{}; to silence this, {}", exposure.reason(), exposure.fix())
+        );
+        assert_eq!(exposure.fix(), "chmod 700 /state");
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! [`Progress::off`] records nothing, so code paths that report need no `if`.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use serde::Serialize;
 
@@ -93,7 +93,7 @@ impl Progress {
 
     fn update(&self, phase: Phase, change: impl FnOnce(&mut PhaseProgress)) {
         if let Some(shared) = &self.0 {
-            let mut snapshot = shared.lock().expect("progress lock");
+            let mut snapshot = lock(shared);
             change(snapshot.phases.entry(phase).or_default());
         }
     }
@@ -110,7 +110,7 @@ impl Progress {
 
     /// Counts `n` more items done in `phase`.
     pub fn advance(&self, phase: Phase, n: u64) {
-        self.update(phase, |p| p.done += n);
+        self.update(phase, |p| p.done = p.done.saturating_add(n));
     }
 
     /// Marks `phase` as done.
@@ -121,15 +121,37 @@ impl Progress {
     /// The counters now (empty for a handle made with [`Progress::off`]).
     pub fn snapshot(&self) -> Snapshot {
         match &self.0 {
-            Some(shared) => shared.lock().expect("progress lock").clone(),
+            Some(shared) => lock(shared).clone(),
             None => Snapshot::default(),
         }
     }
 }
 
+/// The counters, even after a thread panicked holding them: each change is one assignment,
+/// so a panic leaves nothing half-written, and progress must not take the sync down with it.
+fn lock(shared: &Mutex<Snapshot>) -> MutexGuard<'_, Snapshot> {
+    shared.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_panic_while_counting_does_not_stop_the_counters() {
+        let progress = Progress::new();
+        progress.advance(Phase::Users, 5);
+        let reporter = progress.clone();
+        let panicked = std::thread::spawn(move || {
+            reporter.update(Phase::Users, |_| {
+                panic!("a reporter panics holding the lock")
+            })
+        })
+        .join();
+        assert!(panicked.is_err());
+        progress.advance(Phase::Users, u64::MAX);
+        assert_eq!(progress.snapshot().phases[&Phase::Users].done, u64::MAX);
+    }
 
     #[test]
     fn clones_share_counters_and_phases_overlap() {

@@ -22,7 +22,7 @@ use crate::config::Config;
 use crate::okta::auth::Grant;
 use crate::okta::endpoints::expr::okta_time;
 use crate::okta::model::IdOnly;
-use crate::okta::rate_limit::{server_date, RateLimitHeaders};
+use crate::okta::rate_limit::{server_date, RateLimitHeaders, WINDOW};
 use crate::okta::{ApiError, OktaClient, OktaError, Response};
 
 /// How far back the System Log probe looks: recent enough that Okta has little to scan and
@@ -180,7 +180,9 @@ pub(super) fn users_outcome(result: &Option<Result<Response, OktaError>>) -> Use
     };
     match innermost(error) {
         OktaError::Api(api) if api.code.is_some() => UsersOutcome::Refused((**api).clone()),
-        OktaError::Api(api) if matches!(api.status, 502..=504) => {
+        // Any server error or rate limit, with or without Okta's body, says the host is busy or
+        // down right now, not that it is the wrong host.
+        OktaError::Api(api) if api.status >= 500 || api.status == 429 => {
             UsersOutcome::Unavailable(api.status)
         }
         OktaError::Api(api) => {
@@ -220,11 +222,14 @@ pub(super) fn read_outcome<T>(result: &Option<Result<T, OktaError>>) -> ReadOutc
 
 fn api_outcome(api: &ApiError) -> ReadOutcome {
     let api = api.clone();
-    match (api.code.as_deref(), api.status) {
-        (Some("E0000015"), _) => ReadOutcome::FeatureOff(api),
-        (Some("E0000047"), _) | (_, 429) => ReadOutcome::RateLimited(api),
-        (_, 401 | 403) => ReadOutcome::Denied(api),
-        (_, 500..=599) => ReadOutcome::ServerError(api),
+    match api.code.as_deref() {
+        // Okta sends `E0000015` as a 401, but it is the org's plan, not the token's permission:
+        // it is tested before the permission rule.
+        Some("E0000015") => ReadOutcome::FeatureOff(api),
+        Some("E0000047") => ReadOutcome::RateLimited(api),
+        _ if api.status == 429 => ReadOutcome::RateLimited(api),
+        _ if api.is_permission_problem() => ReadOutcome::Denied(api),
+        _ if (500..=599).contains(&api.status) => ReadOutcome::ServerError(api),
         _ => ReadOutcome::Other(api),
     }
 }
@@ -232,10 +237,12 @@ fn api_outcome(api: &ApiError) -> ReadOutcome {
 /// The users bucket from the users call's headers.
 fn users_bucket(headers: &HeaderMap) -> Option<UsersBucket> {
     let limits = RateLimitHeaders::parse(headers)?;
-    let window = 60;
-    let seconds_into_window = server_date(headers)
-        .map(|date| window - (limits.reset - date.as_second()).clamp(0, window))
-        .map(|elapsed| elapsed as u64);
+    let window = WINDOW.as_secs();
+    // Saturating: the reset is whatever the answer said, up to i64::MIN or i64::MAX.
+    let seconds_into_window = server_date(headers).map(|date| {
+        let until_reset = limits.reset.saturating_sub(date.as_second()).max(0);
+        window - u64::try_from(until_reset).unwrap_or(window).min(window)
+    });
     Some(UsersBucket {
         limit: limits.limit,
         remaining: limits.remaining,
@@ -351,7 +358,7 @@ mod tests {
             |status, code| read_outcome::<()>(&failed(OktaError::Api(Box::new(api(status, code)))));
         // Each status and code, and the kind of outcome it is, carrying Okta's error.
         type Kind = fn(ApiError) -> ReadOutcome;
-        let cases: [(u16, Option<&str>, Kind); 8] = [
+        let cases: [(u16, Option<&str>, Kind); 11] = [
             (403, Some("E0000006"), ReadOutcome::Denied),
             (401, Some("E0000011"), ReadOutcome::Denied),
             (401, None, ReadOutcome::Denied),
@@ -359,7 +366,11 @@ mod tests {
             (503, None, ReadOutcome::ServerError),
             (429, Some("E0000047"), ReadOutcome::RateLimited),
             (400, Some("E0000015"), ReadOutcome::FeatureOff),
+            // Okta's own spec sends E0000015 as a 401: still the org's plan, not the token.
+            (401, Some("E0000015"), ReadOutcome::FeatureOff),
+            (429, None, ReadOutcome::RateLimited),
             (404, Some("E0000007"), ReadOutcome::Other),
+            (409, None, ReadOutcome::Other),
         ];
         for (status, code, kind) in cases {
             let expected = kind(api(status, code));
@@ -422,6 +433,13 @@ mod tests {
             users_outcome(&failed(OktaError::Api(Box::new(api(503, None))))),
             UsersOutcome::Unavailable(503)
         );
+        for status in [429, 500, 501, 505, 520, 527, 599] {
+            assert_eq!(
+                users_outcome(&failed(OktaError::Api(Box::new(api(status, None))))),
+                UsersOutcome::Unavailable(status),
+                "HTTP {status} without an Okta body is transient, not a wrong base_url"
+            );
+        }
         let mut html = api(404, None);
         html.summary = Some("an HTML page".into());
         assert_eq!(
@@ -477,6 +495,26 @@ mod tests {
                 seconds_into_window: Some(20)
             })
         );
+    }
+
+    #[test]
+    fn hostile_rate_limit_headers_do_not_overflow() {
+        let date = "Sun, 01 Mar 2026 12:00:20 GMT";
+        let bucket = |reset: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                "x-rate-limit-limit",
+                HeaderValue::from_static("18446744073709551615"),
+            );
+            headers.insert("x-rate-limit-remaining", HeaderValue::from_static("0"));
+            headers.insert("x-rate-limit-reset", HeaderValue::from_str(reset).unwrap());
+            headers.insert("date", HeaderValue::from_static(date));
+            users_bucket(&headers).unwrap()
+        };
+        // A reset far ahead: the window has just begun; far behind: it is over.
+        assert_eq!(bucket(&i64::MAX.to_string()).seconds_into_window, Some(0));
+        assert_eq!(bucket(&i64::MIN.to_string()).seconds_into_window, Some(60));
+        assert_eq!(bucket(&i64::MAX.to_string()).limit, u64::MAX);
     }
 
     #[test]

@@ -45,8 +45,8 @@ pub fn probe(dir: &Path) -> StateDirOutcome {
 fn trust(dir: &Path) -> StateDirOutcome {
     match crate::private_files::check_dir(dir) {
         Ok(Ok(None)) => StateDirOutcome::Writable,
-        Ok(Ok(Some(exposure))) => StateDirOutcome::Exposed(exposure.to_string()),
-        Ok(Err(refusal)) => StateDirOutcome::Refused(refusal.to_string()),
+        Ok(Ok(Some(exposure))) => StateDirOutcome::Exposed(exposure),
+        Ok(Err(refusal)) => StateDirOutcome::Refused(refusal),
         Err(error) => failure(dir, false, &error),
     }
 }
@@ -155,20 +155,13 @@ fn ownership(path: &Path) -> Option<Ownership> {
     Some(Ownership {
         uid: meta.uid(),
         mode: meta.mode() & 0o7777,
-        process_uid: process_uid(),
+        process_uid: Some(crate::private_files::Identity::current().uid),
     })
 }
 
 #[cfg(not(unix))]
 fn ownership(_: &Path) -> Option<Ownership> {
     None
-}
-
-/// The effective uid, without `unsafe`: Linux makes `/proc/self` owned by it.
-#[cfg(unix)]
-fn process_uid() -> Option<u32> {
-    use std::os::unix::fs::MetadataExt;
-    fs::metadata("/proc/self").ok().map(|meta| meta.uid())
 }
 
 #[cfg(test)]
@@ -225,5 +218,7 @@ mod tests {
         let meta = fs::metadata(dir.path()).unwrap();
         assert_eq!((owner.uid, owner.mode), (meta.uid(), meta.mode() & 0o7777));
         assert!(owner.process_uid.is_some());
+        // The directory was just made by this process: its owner is the effective uid.
+        assert_eq!(owner.process_uid, Some(meta.uid()));
     }
 }

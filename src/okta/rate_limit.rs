@@ -155,7 +155,7 @@ pub fn server_date(headers: &HeaderMap) -> Option<Timestamp> {
 }
 
 /// Okta's windows are one minute long for every bucket the connector uses.
-const WINDOW: Duration = Duration::from_secs(60);
+pub(crate) const WINDOW: Duration = Duration::from_secs(60);
 
 /// How many spacings a request may run ahead of the paced schedule (see `try_reserve`).
 const BURST_SLOTS: f64 = 3.0;

@@ -38,7 +38,9 @@ pub fn requests_left(snapshot: &Snapshot) -> Option<BTreeMap<Bucket, u64>> {
             continue;
         };
         let items = progress.total?.saturating_sub(progress.done);
-        *left.entry(bucket).or_insert(0) += items.div_ceil(per_request);
+        // Totals come from Okta (usersCount): saturate rather than wrap on an absurd one.
+        let requests = left.entry(bucket).or_insert(0u64);
+        *requests = requests.saturating_add(items.div_ceil(per_request));
     }
     Some(left)
 }
@@ -87,6 +89,12 @@ pub enum Eta {
     Busiest(Estimate),
 }
 
+/// How long `requests` take at `per_min`: at most [`Duration::MAX`], which an absurd count (or a
+/// rate near zero) would pass, and `from_secs_f64` would panic on.
+fn time_for(requests: u64, per_min: f64) -> Duration {
+    Duration::try_from_secs_f64(requests as f64 * 60.0 / per_min).unwrap_or(Duration::MAX)
+}
+
 /// The ETA of `snapshot` at the paces `pace_of` gives per bucket.
 pub fn estimate(snapshot: &Snapshot, pace_of: impl Fn(Bucket) -> Pace) -> Eta {
     let Some(left) = requests_left(snapshot) else {
@@ -101,7 +109,7 @@ pub fn estimate(snapshot: &Snapshot, pace_of: impl Fn(Bucket) -> Pace) -> Eta {
             return Eta::Unknown;
         };
         let candidate = Estimate {
-            left: Duration::from_secs_f64(requests as f64 * 60.0 / per_min),
+            left: time_for(requests, per_min),
             bucket,
             requests,
             per_min,
@@ -147,6 +155,24 @@ mod tests {
                 per_min: 300.0,
             })
         );
+    }
+
+    #[test]
+    fn an_absurd_count_or_pace_saturates_instead_of_panicking() {
+        let progress = Progress::new();
+        // Groups and members share a bucket: their requests add up past u64::MAX.
+        progress.set_total(Phase::Groups, u64::MAX);
+        progress.set_total(Phase::Members, u64::MAX);
+        progress.set_total(Phase::Users, u64::MAX);
+        let left = requests_left(&progress.snapshot()).unwrap();
+        assert_eq!(left[&Bucket::Groups], u64::MAX);
+        let Eta::Busiest(estimate) = estimate(&progress.snapshot(), |_| pace(1.0)) else {
+            panic!("an estimate")
+        };
+        assert_eq!(estimate.left, Duration::MAX);
+        // A zero allowed rate (a share of a zero limit) divides by zero: still no panic.
+        assert_eq!(time_for(10, 0.0), Duration::MAX);
+        assert_eq!(time_for(10, f64::MIN_POSITIVE), Duration::MAX);
     }
 
     #[test]

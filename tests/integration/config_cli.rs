@@ -8,6 +8,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 
+use okta_asset_connector::app::Exit;
 use okta_asset_connector::config::keys::{Flag, KeySpec};
 use okta_asset_connector::config::{self, FlagValues, LoadRequest, Needs, KEY_SPECS};
 use serde_json::Value;
@@ -70,6 +71,23 @@ fn with(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static s
     env.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
     env.extend_from_slice(extra);
     env
+}
+
+// ---------------------------------------------------------------------- help
+
+#[test]
+fn every_exit_code_is_in_the_top_level_help() {
+    let help = run(&["--help"], &[]);
+    assert!(help.status.success());
+    let help = stdout(&help);
+    let codes = help
+        .split_once("Exit codes:")
+        .map(|(_, codes)| codes)
+        .unwrap_or_else(|| panic!("no exit-code table in:\n{help}"));
+    for exit in Exit::ALL {
+        let line = format!("  {:<3}  {}", exit as u8, exit.meaning());
+        assert!(codes.contains(&line), "{line:?} in:\n{help}");
+    }
 }
 
 // ---------------------------------------------------------------------- the key table

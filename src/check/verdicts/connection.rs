@@ -2,6 +2,7 @@
 
 use super::{answer, code_and_id, request_id, transient_reason, RETRY_FIX, SKIP_UNREACHABLE};
 use crate::check::{Check, CheckName, Status};
+use crate::http::is_unknown_host;
 use crate::okta::auth::Grant;
 use crate::okta::ApiError;
 use crate::okta::TokenError;
@@ -9,6 +10,10 @@ use crate::okta::TokenError;
 /// Why a connection gave no answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TransportKind {
+    /// The resolver answered that the host name does not exist: the base URL is wrong.
+    UnknownHost,
+    /// The name could not be resolved, without a definite "no such name" (e.g. "Temporary
+    /// failure in name resolution"): possibly transient, and `sync` retries it.
     Dns,
     Tls,
     TimedOut,
@@ -35,8 +40,10 @@ impl TransportFailure {
     pub fn from_detail(detail: impl Into<String>) -> TransportFailure {
         let detail = detail.into();
         let lower = detail.to_lowercase();
-        let kind = if lower.contains("dns") || lower.contains("lookup") || lower.contains("resolve")
-        {
+        // The same rule as `sync`'s retries: only a definite unknown host is a wrong base URL.
+        let kind = if is_unknown_host(&detail) {
+            TransportKind::UnknownHost
+        } else if lower.contains("dns") || lower.contains("lookup") || lower.contains("resolv") {
             TransportKind::Dns
         } else if lower.contains("certificate")
             || lower.contains("tls")
@@ -56,7 +63,10 @@ impl TransportFailure {
     pub(super) fn reason(&self, host: &str) -> String {
         let detail = &self.detail;
         match self.kind {
-            TransportKind::Dns => format!("{host} does not resolve (DNS): {detail}"),
+            TransportKind::UnknownHost => format!("{host} does not resolve (DNS): {detail}"),
+            TransportKind::Dns => format!(
+                "{host} could not be resolved right now (DNS lookup failed, possibly transient; sync retries it): {detail}"
+            ),
             TransportKind::Tls => format!("TLS with {host} failed: {detail}"),
             TransportKind::TimedOut => format!("{host} did not answer in time"),
             TransportKind::Refused => format!("{host} refused the connection"),
@@ -72,6 +82,12 @@ impl TransportFailure {
             TransportKind::TimedOut => {
                 "check base_url, and that a proxy or firewall lets outbound HTTPS (443) through to Okta"
             }
+            TransportKind::UnknownHost => {
+                "DNS has no such name: check base_url (e.g. https://acme.okta.com) for a typo"
+            }
+            TransportKind::Dns => {
+                "run check again in a minute; if it persists, check this host's DNS resolver (/etc/resolv.conf, a proxy) and base_url"
+            }
             _ => "check base_url (e.g. https://acme.okta.com), DNS, proxy and that outbound HTTPS (443) is allowed",
         }
     }
@@ -86,7 +102,8 @@ pub enum UsersOutcome {
     Listed,
     /// The host answered, but not as the Okta API does (what it answered).
     NotOkta(String),
-    /// HTTP 502/503/504 without an Okta error body: Okta, or a gateway in between, is down.
+    /// HTTP 429 or 5xx without an Okta error body: Okta, or a gateway in between, is down or
+    /// rate-limiting right now.
     Unavailable(u16),
     /// Okta answered with its error body.
     Refused(ApiError),
@@ -110,7 +127,7 @@ pub fn users(host: &str, outcome: &UsersOutcome) -> (Check, Check) {
         ),
         UsersOutcome::NotOkta(what) => (not_okta(host, what), token_skipped()),
         UsersOutcome::Unavailable(status) => unusable(
-            format!("{host} answered HTTP {status} without an Okta error body: Okta, or a proxy in between, is unavailable right now (transient)"),
+            format!("{host} answered HTTP {status} without an Okta error body: Okta, or a proxy in between, is {} right now (transient)", busy_or_down(*status)),
             "run check again in a few minutes; if it persists, check base_url and any proxy between here and Okta",
         ),
         UsersOutcome::Refused(api) => (reachable(host), token_refused(api)),
@@ -124,6 +141,15 @@ pub fn users(host: &str, outcome: &UsersOutcome) -> (Check, Check) {
             ),
         ),
         UsersOutcome::Unreachable(failure) => (unreachable(host, failure), token_skipped()),
+    }
+}
+
+/// What a body-less 429 or 5xx says about the host.
+fn busy_or_down(status: u16) -> &'static str {
+    if status == 429 {
+        "rate-limiting requests"
+    } else {
+        "unavailable"
     }
 }
 

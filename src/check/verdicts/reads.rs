@@ -6,6 +6,7 @@ use super::{
     LOGS_SCOPE, RETRY_FIX,
 };
 use crate::check::{Check, CheckName, Status};
+use crate::okta::rate_limit::WINDOW;
 use crate::okta::ApiError;
 
 /// How one permission read ended.
@@ -132,6 +133,9 @@ impl Permission {
     }
 }
 
+/// Said of a read that failed without a refusal.
+const UNVERIFIED: &str = "not a permission refusal, so the permission is unverified";
+
 /// The verdict of one permission read. `scope` is where the read's scope stands with an OAuth
 /// service app (`None` with an SSWS token).
 pub fn read(
@@ -187,12 +191,18 @@ pub fn read(
         ReadOutcome::NoAnswer(failure) => {
             permission.unknown(transient_reason(what, &failure.reason(host)), RETRY_FIX)
         }
-        ReadOutcome::Other(api) => permission.lost(
-            format!("cannot read {what}: Okta answered {}", answer(api)),
+        // Neither is a refusal: `sync` keeps the enrichment on and only gives it up on 401/403
+        // or E0000015, so no consequence is claimed.
+        ReadOutcome::Other(api) => permission.unknown(
+            format!(
+                "cannot read {what}: Okta answered {}; {}",
+                answer(api),
+                UNVERIFIED
+            ),
             api.hint(),
         ),
-        ReadOutcome::Unexpected(description) => permission.lost(
-            format!("cannot read {what}: {description}"),
+        ReadOutcome::Unexpected(description) => permission.unknown(
+            format!("cannot read {what}: {description}; {UNVERIFIED}"),
             "retry; if it persists see docs/troubleshooting.md",
         ),
     }
@@ -227,8 +237,6 @@ pub fn no_user_for_factors() -> Check {
 
 // ------------------------------------------------------------------------------ rate limit
 
-/// Okta's rate-limit windows last one minute.
-const WINDOW_SECS: u64 = 60;
 /// Below this many seconds into a window, other clients' use is too little to extrapolate.
 const MIN_ELAPSED_TO_PROJECT_SECS: u64 = 5;
 
@@ -239,6 +247,14 @@ pub struct UsersBucket {
     pub remaining: u64,
     /// Seconds since the window began (from `Date` and `X-Rate-Limit-Reset`), when known.
     pub seconds_into_window: Option<u64>,
+}
+
+/// `used` in `elapsed` seconds, extrapolated to a whole window. In `u128`: the headers are
+/// whatever the answer said, up to `u64::MAX`, and the product must not wrap.
+fn project_to_window(used: u64, elapsed: u64) -> u64 {
+    let window = WINDOW.as_secs();
+    let projected = u128::from(used) * u128::from(window) / u128::from(elapsed.clamp(1, window));
+    u64::try_from(projected).unwrap_or(u64::MAX)
 }
 
 /// Headroom of the users bucket.
@@ -266,7 +282,7 @@ pub fn rate_limit(bucket: Option<UsersBucket>, share: f64) -> Check {
     let others_used = limit.saturating_sub(remaining).saturating_sub(1);
     let others_per_window = match seconds_into_window {
         Some(elapsed) if elapsed >= MIN_ELAPSED_TO_PROJECT_SECS => {
-            (others_used * WINDOW_SECS / elapsed.min(WINDOW_SECS)).min(limit)
+            project_to_window(others_used, elapsed).min(limit)
         }
         _ => others_used,
     };
@@ -274,7 +290,7 @@ pub fn rate_limit(bucket: Option<UsersBucket>, share: f64) -> Check {
     let reason = format!(
         "users bucket: {remaining} of {limit} requests left this minute; other clients use about {others_per_window}/min; this connector may use {ours}/min (rate_limit_share {share})"
     );
-    if remaining * 5 < limit || left_for_us < ours {
+    if remaining.saturating_mul(5) < limit || left_for_us < ours {
         Check::new(
             CheckName::RateLimit,
             Status::Warn,

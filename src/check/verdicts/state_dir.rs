@@ -4,6 +4,7 @@ use std::path::Path;
 
 use super::STATE_DIR_KEYS;
 use crate::check::{Check, CheckName, Status};
+use crate::private_files::{Exposure, Refusal};
 
 /// Who owns a path, for explaining a permission problem.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,11 +32,10 @@ pub enum StateDirOutcome {
         creating: bool,
         owner: Option<Ownership>,
     },
-    /// Writable, but other users may replace the state in it: `sync` refuses it (the message
-    /// says why and how to fix it).
-    Refused(String),
+    /// Writable, but other users may replace the state in it: `sync` refuses it.
+    Refused(Refusal),
     /// Writable and accepted, though others may write in it: `sync` warns.
-    Exposed(String),
+    Exposed(Exposure),
     ReadOnlyFileSystem,
     NoSpace,
     TimedOut,
@@ -96,14 +96,16 @@ pub fn state_dir(dir: &Path, outcome: &StateDirOutcome) -> Check {
             };
             fail(reason, fix)
         }
-        StateDirOutcome::Refused(message) => {
-            let (reason, fix) = split_fix(message);
-            fail(format!("sync would refuse the state directory: {reason}"), fix)
-        }
-        StateDirOutcome::Exposed(message) => {
-            let (reason, fix) = split_fix(message);
-            Check::new(CheckName::StateDir, Status::Warn, reason, fix)
-        }
+        StateDirOutcome::Refused(refusal) => fail(
+            format!("sync would refuse the state directory: {}", refusal.reason()),
+            refusal.fix(),
+        ),
+        StateDirOutcome::Exposed(exposure) => Check::new(
+            CheckName::StateDir,
+            Status::Warn,
+            exposure.reason(),
+            exposure.fix(),
+        ),
         StateDirOutcome::ReadOnlyFileSystem => fail(
             format!("state directory {shown} is on a read-only file system"),
             format!("mount a writable volume at {shown} (containers with a read-only root file system need one), or set {STATE_DIR_KEYS} to a writable path"),
@@ -121,19 +123,4 @@ pub fn state_dir(dir: &Path, outcome: &StateDirOutcome) -> Check {
             format!("check the path, its owner and mode, or set {STATE_DIR_KEYS}"),
         ),
     }
-}
-
-/// A message of `private_files` as a reason and a fix (it ends with `; fix: ...` or
-/// `; to silence this, ...`).
-fn split_fix(message: &str) -> (String, String) {
-    for marker in [
-        "; fix: ",
-        "; to silence this, ",
-        "; use a private directory: ",
-    ] {
-        if let Some((reason, fix)) = message.split_once(marker) {
-            return (reason.to_string(), fix.to_string());
-        }
-    }
-    (message.to_string(), String::new())
 }

@@ -107,6 +107,34 @@ fn transport_failures_are_classified_from_their_words() {
         TransportKind::Refused
     );
     assert_eq!(kind("connection reset by peer"), TransportKind::Other);
+    assert_eq!(
+        kind("dns error: failed to lookup address information: Name or service not known"),
+        TransportKind::UnknownHost
+    );
+    assert_eq!(
+        kind(
+            "dns error: failed to lookup address information: Temporary failure in name resolution"
+        ),
+        TransportKind::Dns
+    );
+}
+
+#[test]
+fn a_temporary_resolver_failure_is_transient_not_a_wrong_url() {
+    let detail =
+        "dns error: failed to lookup address information: Temporary failure in name resolution";
+    let (reachable, _) = users(
+        HOST,
+        &UsersOutcome::Unreachable(TransportFailure::from_detail(detail)),
+    );
+    assert_check(
+        &reachable,
+        CheckName::OktaReachable,
+        Status::Fail,
+        &["could not be resolved right now", "transient"],
+        &["again", "resolver"],
+    );
+    assert!(!reachable.reason.contains("does not resolve"));
 }
 
 // ---------------------------------------------------------------- users call
@@ -167,9 +195,27 @@ fn a_gateway_error_without_okta_body_is_transient_not_a_wrong_url() {
 }
 
 #[test]
+fn a_body_less_rate_limit_is_transient_not_a_wrong_url() {
+    let (reachable, token) = users(HOST, &UsersOutcome::Unavailable(429));
+    assert_check(
+        &reachable,
+        CheckName::OktaReachable,
+        Status::Fail,
+        &["HTTP 429", "rate-limiting", "transient"],
+        &["again"],
+    );
+    assert!(!reachable.reason.contains("not the Okta API"));
+    assert_eq!(token.status, Status::Skipped);
+}
+
+#[test]
 fn unreachable_hosts_say_why() {
     let cases = [
-        ("dns error: no record", "does not resolve (DNS)", "DNS"),
+        (
+            "dns error: failed to lookup address information: Name or service not known",
+            "does not resolve (DNS)",
+            "DNS",
+        ),
         (
             "invalid peer certificate: UnknownIssuer",
             "TLS with acme.okta.com failed",
@@ -619,6 +665,28 @@ fn other_answers_are_reported_as_they_came() {
 }
 
 #[test]
+fn a_failed_read_that_is_no_refusal_claims_no_lost_enrichment() {
+    // `sync` gives up MFA only on 401/403 or E0000015: a 404, a 409 or an answer that is not
+    // JSON leaves the enrichment on, so the check must not say it is disabled.
+    let outcomes = [
+        ReadOutcome::Other(api(404, Some("E0000007"))),
+        ReadOutcome::Other(api(409, None)),
+        ReadOutcome::Unexpected("not JSON".into()),
+    ];
+    for outcome in outcomes {
+        let check = read_ssws(&FACTORS, outcome);
+        assert_eq!(check.status, Status::Warn);
+        assert!(check.reason.contains("unverified"), "{}", check.reason);
+        assert!(!check.reason.contains("disabled"), "{}", check.reason);
+        assert!(
+            !check.reason.contains("has_mfa omitted"),
+            "{}",
+            check.reason
+        );
+    }
+}
+
+#[test]
 fn turned_off_enrichments_warn() {
     assert_check(
         &roles_turned_off(),
@@ -699,6 +767,21 @@ fn rate_limit_headroom() {
     // Nearly spent right now.
     let spent = rate_limit(bucket(100, 10, None), 0.1);
     assert_eq!(spent.status, Status::Warn);
+}
+
+#[test]
+fn hostile_rate_limit_headers_do_not_overflow() {
+    // Others used nearly u64::MAX, 30 s in: the projection saturates and is capped at the limit.
+    let huge = rate_limit(bucket(u64::MAX, 0, Some(30)), 0.5);
+    assert_eq!(huge.status, Status::Warn);
+    assert!(
+        huge.reason.contains(&format!("about {}/min", u64::MAX)),
+        "{}",
+        huge.reason
+    );
+    // Everything left: remaining × 5 saturates instead of wrapping.
+    let untouched = rate_limit(bucket(u64::MAX, u64::MAX, Some(30)), 0.5);
+    assert_eq!(untouched.status, Status::Ok, "{}", untouched.reason);
 }
 
 // ---------------------------------------------------------------- intake
@@ -836,7 +919,7 @@ fn state_dir_verdicts() {
         process: 65532,
     };
     assert_check(
-        &check(StateDirOutcome::Refused(theirs.to_string())),
+        &check(StateDirOutcome::Refused(theirs)),
         CheckName::StateDir,
         Status::Fail,
         &[
@@ -851,12 +934,22 @@ fn state_dir_verdicts() {
         mode: 0o2775,
     };
     assert_check(
-        &check(StateDirOutcome::Exposed(volume.to_string())),
+        &check(StateDirOutcome::Exposed(volume)),
         CheckName::StateDir,
         Status::Warn,
         &["mode 2775", "fsGroup"],
         &["chmod 700 /var/lib/okta-asset-connector"],
     );
+    // The fix is not repeated in the reason.
+    let sticky = check(StateDirOutcome::Exposed(
+        crate::private_files::Exposure::StickyWorldWritable {
+            path: dir.clone(),
+            mode: 0o1777,
+        },
+    ));
+    assert_eq!(sticky.status, Status::Warn);
+    assert!(!sticky.reason.contains("chmod"), "{}", sticky.reason);
+    assert!(sticky.fix.starts_with("chmod 700"), "{}", sticky.fix);
     assert_check(
         &check(StateDirOutcome::Other("odd".into())),
         CheckName::StateDir,
