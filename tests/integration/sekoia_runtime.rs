@@ -15,9 +15,13 @@ use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use okta_asset_connector::app::Exit;
 use okta_asset_connector::clock::ManualClock;
+use okta_asset_connector::config::LoadRequest;
 use okta_asset_connector::runtime::sekoia::client::{PlatformClient, PLATFORM_BACKOFF};
-use okta_asset_connector::runtime::sekoia::{secrets, Platform, PlatformError};
+use okta_asset_connector::runtime::sekoia::{secrets, Platform, PlatformError, Role, Runtime};
+use okta_asset_connector::runtime::status::STALL_THRESHOLD;
+use okta_asset_connector::sync::Shutdown;
 use okta_fake::http::Request;
 use okta_fake::proxy::Proxy;
 use okta_fake::{FakeIntake, FakeOkta, FakeOptions, FakePlatform, Org, OrgSpec};
@@ -418,6 +422,85 @@ async fn a_configuration_error_is_one_critical_log_then_a_wait_for_sigterm() {
         message.contains("sekoia_api_key"),
         "the critical log names the key: {message}"
     );
+    assert!(world.intake_proxy.requests().is_empty());
+}
+
+/// `run` under the runtime in this process, as `main` runs it, on `clock` and with its logs
+/// sent to the platform: the runtime directory `dir`, the state in `state_dir`, stopped by
+/// `shutdown`. Runs on the test's thread (its logging is installed for this thread only), so
+/// the test must use the current-thread runtime and make blocking calls off it.
+async fn connector_in_process(
+    dir: &Path,
+    state_dir: &Path,
+    clock: Arc<ManualClock>,
+    shutdown: Shutdown,
+) -> Exit {
+    use tracing_subscriber::layer::SubscriberExt;
+    let state_dir = state_dir.display().to_string();
+    let env = move |name: &str| match name {
+        "ALLOW_INSECURE_HTTP" => Some("true".to_string()),
+        "STATE_DIR" => Some(state_dir.clone()),
+        _ => None,
+    };
+    let request = LoadRequest {
+        config_file: None,
+        symphony_dir: Some(dir.to_path_buf()),
+        flags: Default::default(),
+    };
+    let mut runtime = Runtime::prepare(Some(Role::Connector), Some(dir), &env, clock.clone());
+    let subscriber = tracing_subscriber::registry().with(runtime.log_layer());
+    let _logging = tracing::subscriber::set_default(subscriber);
+    runtime.take_over(&request, &env, clock, shutdown).await
+}
+
+/// `/health` off the test's thread (the connector runs on it).
+async fn health_in_background(port: u16) -> (u16, String) {
+    tokio::task::spawn_blocking(move || http_get(port, "/health"))
+        .await
+        .unwrap()
+}
+
+/// The wait after a configuration error is a sign of life however long it lasts: `/health`
+/// answers 200 hours later on the connector's clock, with no task of the loop running.
+#[tokio::test]
+async fn health_stays_alive_long_after_a_configuration_error() {
+    let world = World::start(5).await;
+    world.with_connector(json!({"frequency": 1}));
+    let clock = Arc::new(ManualClock::new("2026-03-01T12:00:00Z".parse().unwrap()));
+    let (stop, shutdown) = Shutdown::channel();
+    let connector =
+        connector_in_process(world.dir.path(), &world.state_dir, clock.clone(), shutdown);
+    let probe = async {
+        wait_until("the critical log", Duration::from_secs(30), || {
+            world
+                .platform
+                .logs()
+                .iter()
+                .any(|l| l["level"] == "critical")
+        })
+        .await;
+        let mut answers = Vec::new();
+        for _ in 0..3 {
+            clock.advance(STALL_THRESHOLD * 2);
+            answers.push(health_in_background(world.liveness_port).await);
+        }
+        stop.send(true).unwrap();
+        answers
+    };
+    let (exit, answers) = tokio::time::timeout(Duration::from_secs(60), async {
+        tokio::join!(connector, probe)
+    })
+    .await
+    .expect("the connector stops on request");
+    assert_eq!(exit, Exit::Ok);
+    for (status, body) in &answers {
+        assert_eq!(*status, 200, "{body}");
+        let health: Value = serde_json::from_str(body).unwrap();
+        assert_eq!(
+            health["last_heartbeat_threshold"],
+            STALL_THRESHOLD.as_secs()
+        );
+    }
     assert!(world.intake_proxy.requests().is_empty());
 }
 
