@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use okta_asset_connector::app::Exit;
-use okta_asset_connector::clock::ManualClock;
+use okta_asset_connector::clock::{ManualClock, SharedClock, SystemClock};
 use okta_asset_connector::config::LoadRequest;
 use okta_asset_connector::runtime::sekoia::client::{PlatformClient, PLATFORM_BACKOFF};
 use okta_asset_connector::runtime::sekoia::{secrets, Platform, PlatformError, Role, Runtime};
@@ -432,7 +432,7 @@ async fn a_configuration_error_is_one_critical_log_then_a_wait_for_sigterm() {
 async fn connector_in_process(
     dir: &Path,
     state_dir: &Path,
-    clock: Arc<ManualClock>,
+    clock: SharedClock,
     shutdown: Shutdown,
 ) -> Exit {
     use tracing_subscriber::layer::SubscriberExt;
@@ -626,6 +626,41 @@ async fn secrets_are_retried_on_5xx_and_a_refusal_is_final() {
         "{error}"
     );
     assert_eq!(platform.requests().len(), 5, "a refusal is not retried");
+
+    // The connector exits non-zero on a refused token, without retrying: a critical log could
+    // not reach the platform (same token), and only the runtime's restart can give another.
+    // On the system clock, so that its logs wait their 5 s batch delay as they do in production
+    // and the secrets request is the one refused (nothing here waits for that delay).
+    for refusal in [401, 403] {
+        platform.fail_next(1, refusal);
+        let before = platform.requests().len();
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+        write("token", "platform-token");
+        write("url_callback", &platform.callback_url());
+        write("liveness_port", &free_port().to_string());
+        write("metrics_port", &free_port().to_string());
+        let state_dir = tempfile::tempdir().unwrap();
+        let (_stop, shutdown) = Shutdown::channel();
+        let exit = tokio::time::timeout(
+            Duration::from_secs(30),
+            connector_in_process(
+                dir.path(),
+                state_dir.path(),
+                Arc::new(SystemClock),
+                shutdown,
+            ),
+        )
+        .await
+        .expect("a refused token ends the connector instead of a wait");
+        assert_eq!(exit, Exit::Failure, "HTTP {refusal}");
+        let gets: Vec<Request> = platform.requests()[before..]
+            .iter()
+            .filter(|r| r.method == "GET")
+            .cloned()
+            .collect();
+        assert_eq!(gets.len(), 1, "HTTP {refusal} is not retried");
+    }
 
     platform.fail_next(20, 500);
     let error = secrets::fetch(&client, &runtime).await.unwrap_err();

@@ -9,8 +9,11 @@
 //! 4. the cycles, until SIGTERM. An error the loop cannot retry (the state directory unusable)
 //!    is reported the same way as a configuration error.
 //!
-//! When the platform could not be reached for the secrets after every retry, the connector
-//! exits non-zero: a new start may find it back, which is what the runtime's restart is for.
+//! When the platform could not be reached for the secrets after every retry, or refused the
+//! runtime's token (401, 403: a critical log could not reach it either, with the same token),
+//! the connector exits non-zero: a new start may find the platform back or get a valid token,
+//! which is what the runtime's restart is for. The SDK's trigger does the same (it raises out
+//! of `_get_secrets_from_server`).
 
 use std::path::Path;
 use std::time::Duration;
@@ -76,7 +79,7 @@ async fn serve_and_run(
     );
     let secrets = match secrets::fetch(client, platform).await {
         Ok(secrets) => secrets,
-        Err(error) if error.is_transient() => {
+        Err(error) if error.needs_a_restart() => {
             tracing::error!("{error}; exiting, so that the runtime starts the connector again");
             return Exit::Failure;
         }
