@@ -149,8 +149,14 @@ impl World {
     /// The binary with the runtime directory, as the image would run it; stderr to a file.
     /// Killed when dropped, so that a failing test leaves no process behind.
     fn spawn(&self, args: &[&str], stderr: &Path) -> Running {
+        self.spawn_with_env(args, stderr, &[])
+    }
+
+    /// [`World::spawn`] with more environment variables.
+    fn spawn_with_env(&self, args: &[&str], stderr: &Path, env: &[(&str, &str)]) -> Running {
         let child = binary::command()
             .args(args)
+            .envs(env.iter().copied())
             .arg("--symphony-dir")
             .arg(self.dir.path())
             // Loopback fakes speak plain http; the state goes to a scratch directory instead of
@@ -255,10 +261,19 @@ async fn terminate(child: &mut Child) -> std::process::ExitStatus {
 async fn under_the_runtime_users_arrive_health_and_metrics_answer_logs_reach_the_platform() {
     let world = World::start(40).await;
     world.with_connector(world.connector_arguments());
+    // The Okta token comes from OKTA_API_TOKEN, which wins over the module's secret: the
+    // logs sent to the platform must hide it too, not only what the secrets endpoint served.
+    world
+        .platform
+        .set_secrets(json!({"apikey": world.canaries.revoked_token}));
     let stderr = tempfile::NamedTempFile::new().unwrap().into_temp_path();
     let args = docker_parameters();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut child = world.spawn(&args, &stderr);
+    let mut child = world.spawn_with_env(
+        &args,
+        &stderr,
+        &[("OKTA_API_TOKEN", &world.canaries.okta_token)],
+    );
 
     let users = world.okta.with_org(|org| org.users().len());
     wait_until(
@@ -341,7 +356,8 @@ async fn under_the_runtime_users_arrive_health_and_metrics_answer_logs_reach_the
         "a good run logs no warning: {logs:#?}"
     );
 
-    // The placeholder never reached Okta: every request carried the real token.
+    // Neither the placeholder nor the module's secret reached Okta: every request carried
+    // OKTA_API_TOKEN.
     let okta_requests = world.okta_proxy.requests();
     assert!(!okta_requests.is_empty());
     for request in &okta_requests {
@@ -361,7 +377,7 @@ async fn under_the_runtime_users_arrive_health_and_metrics_answer_logs_reach_the
             &[&c.platform_token],
         );
     }
-    // The secrets endpoint's answer is the Okta token; no request to the platform carries it.
+    // No request to the platform carries an Okta token (the secrets endpoint served one).
     for request in &intake_requests {
         c.assert_absent("an intake request", &request_text(request, true), &[]);
     }
