@@ -411,7 +411,9 @@ async fn a_configuration_error_is_one_critical_log_then_a_wait_for_sigterm() {
     // No intake key: the connector cannot post, whatever it does.
     world.with_connector(json!({"frequency": 1}));
     let stderr = tempfile::NamedTempFile::new().unwrap().into_temp_path();
-    let mut child = world.spawn(&["run"], &stderr);
+    // A token pasted with its scheme: a configuration warning, to be logged once.
+    let pasted = format!("SSWS {}", world.canaries.okta_token);
+    let mut child = world.spawn_with_env(&["run"], &stderr, &[("OKTA_API_TOKEN", &pasted)]);
     wait_until("the critical log", Duration::from_secs(30), || {
         world
             .platform
@@ -439,6 +441,14 @@ async fn a_configuration_error_is_one_critical_log_then_a_wait_for_sigterm() {
         "the critical log names the key: {message}"
     );
     assert!(world.intake_proxy.requests().is_empty());
+
+    let stderr = std::fs::read_to_string(&stderr).unwrap();
+    let warnings = stderr
+        .lines()
+        .filter(|line| line.contains("it started with") && line.contains("OKTA_API_TOKEN"))
+        .count();
+    assert_eq!(warnings, 1, "the configuration warning once:\n{stderr}");
+    world.canaries.assert_absent("stderr", &stderr, &[]);
 }
 
 /// `run` under the runtime in this process, as `main` runs it, on `clock` and with its logs

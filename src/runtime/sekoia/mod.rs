@@ -303,6 +303,13 @@ impl Runtime {
         }
     }
 
+    /// Whether the command reads the configuration again under the runtime (with the module's
+    /// secrets laid over it) and logs its warnings itself: the caller then does not log those of
+    /// its first reading, which would be the same lines twice.
+    pub fn logs_configuration_warnings(&self) -> bool {
+        matches!(self, Runtime::Connector { .. })
+    }
+
     /// Whether the command runs under the runtime ([`Runtime::take_over`] then runs it).
     pub fn takes_over(&self) -> bool {
         !matches!(self, Runtime::Off)
