@@ -121,12 +121,6 @@ impl Status {
         inner.progress = progress;
     }
 
-    /// The loop is alive now.
-    pub fn heartbeat(&self) {
-        let now = self.clock.now();
-        self.lock().last_heartbeat = now;
-    }
-
     pub fn cycle_started(&self) {
         let now = self.clock.now();
         let mut inner = self.lock();
