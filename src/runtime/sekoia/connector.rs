@@ -5,7 +5,10 @@
 //! 2. the module's secrets fetched and laid over `module_configuration`;
 //! 3. the configuration validated; a configuration error is logged once as `critical` (the
 //!    platform shows it), and the connector then waits for SIGTERM instead of exiting, so the
-//!    runtime does not restart it in a loop that cannot succeed;
+//!    runtime does not restart it in a loop that cannot succeed. (The SDK does not exit either,
+//!    but calls `run()` again every `_STOP_EVENT_WAIT`, 120 s; here the configuration is read
+//!    once per start, so another attempt could only fail the same way and the wait lasts until
+//!    SIGTERM.)
 //! 4. the cycles, until SIGTERM. An error the loop cannot retry (the state directory unusable)
 //!    is reported the same way as a configuration error.
 //!
