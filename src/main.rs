@@ -48,8 +48,10 @@ fn main() -> ExitCode {
         cli.verbosity(),
     )
     .install();
-    for warning in loaded.warnings() {
-        tracing::warn!("{warning}");
+    if !sekoia.logs_configuration_warnings() {
+        for warning in loaded.warnings() {
+            tracing::warn!("{warning}");
+        }
     }
     if let Command::Config { json, .. } = &cli.command {
         return print_config(&loaded, *json);

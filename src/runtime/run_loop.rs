@@ -24,9 +24,6 @@ use crate::sync::{self, Cycle, Shutdown, Summary, SyncError};
 /// How long a cycle may take to wind down after a stop request.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
-/// How often the loop is looked at for signs of life (see [`Status::observe`]).
-const PULSE: Duration = Duration::from_secs(5);
-
 /// Runs cycles until `shutdown` fires, recording them in `status`. Returns an error only for
 /// what retrying cannot fix (state unusable, invalid intake settings).
 pub async fn run(
@@ -38,8 +35,6 @@ pub async fn run(
     let client = app::okta_client(config, clock.clone())?;
     let mut state = StateStore::open(&config.state_dir, config.okta_origin.as_str())?;
     let options = app::sync_options(config);
-    let pulse = tokio::spawn(pulse(status.clone(), clock.clone()));
-    let _stop_pulse = AbortOnDrop(pulse);
     tracing::info!(
         okta = %config.tenant_host(),
         frequency_s = config.frequency.as_secs(),
@@ -118,23 +113,6 @@ fn outcome_of(result: &Result<crate::intake::Sink, SyncError>) -> Outcome {
         Ok(_) => Outcome::Success,
         Err(SyncError::Interrupted) => Outcome::Interrupted,
         Err(_) => Outcome::Failure,
-    }
-}
-
-/// Looks at the loop every [`PULSE`] for signs of life.
-async fn pulse(status: Status, clock: SharedClock) {
-    loop {
-        clock.sleep(PULSE).await;
-        status.observe();
-    }
-}
-
-/// Aborts a background task when the loop returns, however it returns.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 

@@ -38,9 +38,10 @@ pub struct Server {
     tasks: Vec<JoinHandle<()>>,
 }
 
+#[cfg(test)]
 impl Server {
     /// The addresses actually bound (a port 0 becomes the port chosen).
-    pub fn addrs(&self) -> &[SocketAddr] {
+    fn addrs(&self) -> &[SocketAddr] {
         &self.addrs
     }
 }

@@ -121,12 +121,6 @@ impl Status {
         inner.progress = progress;
     }
 
-    /// The loop is alive now.
-    pub fn heartbeat(&self) {
-        let now = self.clock.now();
-        self.lock().last_heartbeat = now;
-    }
-
     pub fn cycle_started(&self) {
         let now = self.clock.now();
         let mut inner = self.lock();
@@ -169,7 +163,10 @@ impl Status {
     }
 
     /// A look at the loop: waiting between cycles is a sign of life; during a cycle, so is a
-    /// change in the Okta requests sent or in the cycle's progress.
+    /// change in the Okta requests sent or in the cycle's progress since the last look.
+    /// [`Status::health`] looks each time it is asked, so liveness is judged at probe time and
+    /// holds without a task of its own (e.g. while the connector waits after a configuration
+    /// error, with no loop running).
     pub fn observe(&self) {
         let now = self.clock.now();
         let mut inner = self.lock();
@@ -186,8 +183,10 @@ impl Status {
         jiff::SignedDuration::try_from(STALL_THRESHOLD).is_ok_and(|limit| silent < limit)
     }
 
-    /// The `/health` document, with the Sekoia SDK liveness handler's fields.
+    /// The `/health` document, with the Sekoia SDK liveness handler's fields; looks at the loop
+    /// first (see [`Status::observe`]).
     pub fn health(&self) -> (bool, Value) {
+        self.observe();
         let alive = self.is_alive();
         let inner = self.lock();
         let document = json!({
@@ -469,6 +468,30 @@ mod tests {
         clock.advance(STALL_THRESHOLD * 2);
         status.observe();
         assert!(status.is_alive());
+    }
+
+    #[test]
+    fn health_stays_alive_while_no_loop_runs_without_anything_else_looking() {
+        // As after a configuration error under the runtime: no cycle, no run loop, only the
+        // probes asking, hours apart on the clock.
+        let clock = clock();
+        let status = Status::new(clock.clone());
+        for _ in 0..4 {
+            clock.advance(STALL_THRESHOLD * 3);
+            let (alive, health) = status.health();
+            assert!(alive, "{health}");
+        }
+        let (_, health) = status.health();
+        assert_eq!(health["last_heartbeat"], "2026-03-01T18:00:00.000000");
+    }
+
+    #[test]
+    fn a_stalled_cycle_is_dead_at_the_probe_without_a_pulse() {
+        let clock = clock();
+        let status = Status::new(clock.clone());
+        status.cycle_started();
+        clock.advance(STALL_THRESHOLD);
+        assert!(!status.health().0, "nothing moved for the whole threshold");
     }
 
     #[test]

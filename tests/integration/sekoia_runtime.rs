@@ -15,9 +15,13 @@ use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use okta_asset_connector::clock::ManualClock;
+use okta_asset_connector::app::Exit;
+use okta_asset_connector::clock::{ManualClock, SharedClock, SystemClock};
+use okta_asset_connector::config::LoadRequest;
 use okta_asset_connector::runtime::sekoia::client::{PlatformClient, PLATFORM_BACKOFF};
-use okta_asset_connector::runtime::sekoia::{secrets, Platform, PlatformError};
+use okta_asset_connector::runtime::sekoia::{secrets, Platform, PlatformError, Role, Runtime};
+use okta_asset_connector::runtime::status::STALL_THRESHOLD;
+use okta_asset_connector::sync::Shutdown;
 use okta_fake::http::Request;
 use okta_fake::proxy::Proxy;
 use okta_fake::{FakeIntake, FakeOkta, FakeOptions, FakePlatform, Org, OrgSpec};
@@ -145,8 +149,14 @@ impl World {
     /// The binary with the runtime directory, as the image would run it; stderr to a file.
     /// Killed when dropped, so that a failing test leaves no process behind.
     fn spawn(&self, args: &[&str], stderr: &Path) -> Running {
+        self.spawn_with_env(args, stderr, &[])
+    }
+
+    /// [`World::spawn`] with more environment variables.
+    fn spawn_with_env(&self, args: &[&str], stderr: &Path, env: &[(&str, &str)]) -> Running {
         let child = binary::command()
             .args(args)
+            .envs(env.iter().copied())
             .arg("--symphony-dir")
             .arg(self.dir.path())
             // Loopback fakes speak plain http; the state goes to a scratch directory instead of
@@ -251,10 +261,19 @@ async fn terminate(child: &mut Child) -> std::process::ExitStatus {
 async fn under_the_runtime_users_arrive_health_and_metrics_answer_logs_reach_the_platform() {
     let world = World::start(40).await;
     world.with_connector(world.connector_arguments());
+    // The Okta token comes from OKTA_API_TOKEN, which wins over the module's secret: the
+    // logs sent to the platform must hide it too, not only what the secrets endpoint served.
+    world
+        .platform
+        .set_secrets(json!({"apikey": world.canaries.revoked_token}));
     let stderr = tempfile::NamedTempFile::new().unwrap().into_temp_path();
     let args = docker_parameters();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut child = world.spawn(&args, &stderr);
+    let mut child = world.spawn_with_env(
+        &args,
+        &stderr,
+        &[("OKTA_API_TOKEN", &world.canaries.okta_token)],
+    );
 
     let users = world.okta.with_org(|org| org.users().len());
     wait_until(
@@ -337,7 +356,8 @@ async fn under_the_runtime_users_arrive_health_and_metrics_answer_logs_reach_the
         "a good run logs no warning: {logs:#?}"
     );
 
-    // The placeholder never reached Okta: every request carried the real token.
+    // Neither the placeholder nor the module's secret reached Okta: every request carried
+    // OKTA_API_TOKEN.
     let okta_requests = world.okta_proxy.requests();
     assert!(!okta_requests.is_empty());
     for request in &okta_requests {
@@ -357,7 +377,7 @@ async fn under_the_runtime_users_arrive_health_and_metrics_answer_logs_reach_the
             &[&c.platform_token],
         );
     }
-    // The secrets endpoint's answer is the Okta token; no request to the platform carries it.
+    // No request to the platform carries an Okta token (the secrets endpoint served one).
     for request in &intake_requests {
         c.assert_absent("an intake request", &request_text(request, true), &[]);
     }
@@ -391,7 +411,9 @@ async fn a_configuration_error_is_one_critical_log_then_a_wait_for_sigterm() {
     // No intake key: the connector cannot post, whatever it does.
     world.with_connector(json!({"frequency": 1}));
     let stderr = tempfile::NamedTempFile::new().unwrap().into_temp_path();
-    let mut child = world.spawn(&["run"], &stderr);
+    // A token pasted with its scheme: a configuration warning, to be logged once.
+    let pasted = format!("SSWS {}", world.canaries.okta_token);
+    let mut child = world.spawn_with_env(&["run"], &stderr, &[("OKTA_API_TOKEN", &pasted)]);
     wait_until("the critical log", Duration::from_secs(30), || {
         world
             .platform
@@ -418,6 +440,93 @@ async fn a_configuration_error_is_one_critical_log_then_a_wait_for_sigterm() {
         message.contains("sekoia_api_key"),
         "the critical log names the key: {message}"
     );
+    assert!(world.intake_proxy.requests().is_empty());
+
+    let stderr = std::fs::read_to_string(&stderr).unwrap();
+    let warnings = stderr
+        .lines()
+        .filter(|line| line.contains("it started with") && line.contains("OKTA_API_TOKEN"))
+        .count();
+    assert_eq!(warnings, 1, "the configuration warning once:\n{stderr}");
+    world.canaries.assert_absent("stderr", &stderr, &[]);
+}
+
+/// `run` under the runtime in this process, as `main` runs it, on `clock` and with its logs
+/// sent to the platform: the runtime directory `dir`, the state in `state_dir`, stopped by
+/// `shutdown`. Runs on the test's thread (its logging is installed for this thread only), so
+/// the test must use the current-thread runtime and make blocking calls off it.
+async fn connector_in_process(
+    dir: &Path,
+    state_dir: &Path,
+    clock: SharedClock,
+    shutdown: Shutdown,
+) -> Exit {
+    use tracing_subscriber::layer::SubscriberExt;
+    let state_dir = state_dir.display().to_string();
+    let env = move |name: &str| match name {
+        "ALLOW_INSECURE_HTTP" => Some("true".to_string()),
+        "STATE_DIR" => Some(state_dir.clone()),
+        _ => None,
+    };
+    let request = LoadRequest {
+        config_file: None,
+        symphony_dir: Some(dir.to_path_buf()),
+        flags: Default::default(),
+    };
+    let mut runtime = Runtime::prepare(Some(Role::Connector), Some(dir), &env, clock.clone());
+    let subscriber = tracing_subscriber::registry().with(runtime.log_layer());
+    let _logging = tracing::subscriber::set_default(subscriber);
+    runtime.take_over(&request, &env, clock, shutdown).await
+}
+
+/// `/health` off the test's thread (the connector runs on it).
+async fn health_in_background(port: u16) -> (u16, String) {
+    tokio::task::spawn_blocking(move || http_get(port, "/health"))
+        .await
+        .unwrap()
+}
+
+/// The wait after a configuration error is a sign of life however long it lasts: `/health`
+/// answers 200 hours later on the connector's clock, with no task of the loop running.
+#[tokio::test]
+async fn health_stays_alive_long_after_a_configuration_error() {
+    let world = World::start(5).await;
+    world.with_connector(json!({"frequency": 1}));
+    let clock = Arc::new(ManualClock::new("2026-03-01T12:00:00Z".parse().unwrap()));
+    let (stop, shutdown) = Shutdown::channel();
+    let connector =
+        connector_in_process(world.dir.path(), &world.state_dir, clock.clone(), shutdown);
+    let probe = async {
+        wait_until("the critical log", Duration::from_secs(30), || {
+            world
+                .platform
+                .logs()
+                .iter()
+                .any(|l| l["level"] == "critical")
+        })
+        .await;
+        let mut answers = Vec::new();
+        for _ in 0..3 {
+            clock.advance(STALL_THRESHOLD * 2);
+            answers.push(health_in_background(world.liveness_port).await);
+        }
+        stop.send(true).unwrap();
+        answers
+    };
+    let (exit, answers) = tokio::time::timeout(Duration::from_secs(60), async {
+        tokio::join!(connector, probe)
+    })
+    .await
+    .expect("the connector stops on request");
+    assert_eq!(exit, Exit::Ok);
+    for (status, body) in &answers {
+        assert_eq!(*status, 200, "{body}");
+        let health: Value = serde_json::from_str(body).unwrap();
+        assert_eq!(
+            health["last_heartbeat_threshold"],
+            STALL_THRESHOLD.as_secs()
+        );
+    }
     assert!(world.intake_proxy.requests().is_empty());
 }
 
@@ -543,6 +652,41 @@ async fn secrets_are_retried_on_5xx_and_a_refusal_is_final() {
         "{error}"
     );
     assert_eq!(platform.requests().len(), 5, "a refusal is not retried");
+
+    // The connector exits non-zero on a refused token, without retrying: a critical log could
+    // not reach the platform (same token), and only the runtime's restart can give another.
+    // On the system clock, so that its logs wait their 5 s batch delay as they do in production
+    // and the secrets request is the one refused (nothing here waits for that delay).
+    for refusal in [401, 403] {
+        platform.fail_next(1, refusal);
+        let before = platform.requests().len();
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+        write("token", "platform-token");
+        write("url_callback", &platform.callback_url());
+        write("liveness_port", &free_port().to_string());
+        write("metrics_port", &free_port().to_string());
+        let state_dir = tempfile::tempdir().unwrap();
+        let (_stop, shutdown) = Shutdown::channel();
+        let exit = tokio::time::timeout(
+            Duration::from_secs(30),
+            connector_in_process(
+                dir.path(),
+                state_dir.path(),
+                Arc::new(SystemClock),
+                shutdown,
+            ),
+        )
+        .await
+        .expect("a refused token ends the connector instead of a wait");
+        assert_eq!(exit, Exit::Failure, "HTTP {refusal}");
+        let gets: Vec<Request> = platform.requests()[before..]
+            .iter()
+            .filter(|r| r.method == "GET")
+            .cloned()
+            .collect();
+        assert_eq!(gets.len(), 1, "HTTP {refusal} is not retried");
+    }
 
     platform.fail_next(20, 500);
     let error = secrets::fetch(&client, &runtime).await.unwrap_err();

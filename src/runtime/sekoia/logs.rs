@@ -11,9 +11,11 @@
 //!
 //! Only the connector's own events at `info` or above go to the platform (not its dependencies'
 //! nor its debug lines), formatted as `message key=value ...`. An event with the field
-//! `critical = true` is a `critical` log. Every known secret (the module's secrets, the intake
-//! key, the runtime's token) is replaced by `[REDACTED]` before a line leaves the process:
-//! messages never carry them by design, and this keeps it so on a path that leaves the host.
+//! `critical = true` is a `critical` log. Every known secret (the runtime's token, the module's
+//! secrets, and the configuration's: the Okta API token or the service app's private key, the
+//! intake key) is replaced by `[REDACTED]` when a batch is sent, so that a line queued before a
+//! secret was known is covered too: messages never carry them by design, and this keeps it so
+//! on a path that leaves the host.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -104,6 +106,43 @@ impl Redactor {
         }
     }
 
+    /// Adds the parts of a private key (PEM or JWK) that a line could quote: the whole text,
+    /// each line of a PEM body, the private members of a JWK or of the JWKs of a JWKS. Public
+    /// members (`n`, `e`, `x`, `y`, `kid`) are not secrets and stay readable.
+    pub fn add_private_key(&self, text: &str) {
+        self.add(text);
+        let text = text.trim();
+        if text.starts_with('{') {
+            if let Ok(document) = serde_json::from_str::<serde_json::Value>(text) {
+                self.add_jwk_members(&document);
+            }
+            return;
+        }
+        for line in text.lines().map(str::trim) {
+            if !line.starts_with("-----") && !line.contains(':') {
+                self.add(line);
+            }
+        }
+    }
+
+    fn add_jwk_members(&self, document: &serde_json::Value) {
+        const PRIVATE_MEMBERS: &[&str] = &["d", "p", "q", "dp", "dq", "qi", "k"];
+        match document {
+            serde_json::Value::Object(members) => {
+                for (name, value) in members {
+                    match value.as_str() {
+                        Some(text) if PRIVATE_MEMBERS.contains(&name.as_str()) => self.add(text),
+                        _ => self.add_jwk_members(value),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => {
+                items.iter().for_each(|item| self.add_jwk_members(item))
+            }
+            _ => {}
+        }
+    }
+
     pub fn redact(&self, text: &str) -> String {
         let list = self.0.read().unwrap_or_else(|p| p.into_inner());
         let mut text = text.to_string();
@@ -182,19 +221,20 @@ struct Shared {
 }
 
 impl Shared {
+    /// Queues a line as it was logged: it is redacted when sent ([`LogShipper::send`]), with
+    /// every secret known by then.
     fn submit(&self, level: Level, message: &str) {
-        let message = self.redactor.redact(message);
         let now = self.clock.now();
         let admitted = self
             .gate
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .admit(level, &message, now);
+            .admit(level, message, now);
         let Some(level) = admitted else { return };
         let entry = Entry {
             date: naive_iso(now),
             level,
-            message,
+            message: message.to_string(),
         };
         if self.queue.try_send(entry).is_err() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
@@ -371,8 +411,8 @@ impl LogShipper {
         let _ = self.send(&client, &url, &mut batch).await;
     }
 
-    /// Sends `batch` (and a note of lines dropped meanwhile); on failure keeps it for the next
-    /// attempt. The next time a send is due, if anything is left.
+    /// Sends `batch` (and a note of lines dropped meanwhile), every known secret redacted; on
+    /// failure keeps it for the next attempt. The next time a send is due, if anything is left.
     async fn send(
         &self,
         client: &PlatformClient,
@@ -383,6 +423,7 @@ impl LogShipper {
         if batch.is_empty() {
             return None;
         }
+        self.redact(batch);
         let body = json!({ "logs": batch });
         match client.post_json("the logs", url, &body, false).await {
             Ok(()) => {
@@ -404,6 +445,13 @@ impl LogShipper {
                 }
                 Some(later(self.shared.clock.now(), FLUSH_DELAY))
             }
+        }
+    }
+
+    /// Replaces every secret known now in the lines of `batch`.
+    fn redact(&self, batch: &mut [Entry]) {
+        for entry in batch {
+            entry.message = self.shared.redactor.redact(&entry.message);
         }
     }
 
@@ -479,6 +527,42 @@ mod tests {
         assert_eq!(
             redactor.redact("token s3cr3t-value in abc"),
             "token [REDACTED] in abc"
+        );
+    }
+
+    #[test]
+    fn a_line_queued_before_its_secret_was_known_is_redacted_when_sent() {
+        let redactor = Redactor::default();
+        let clock = std::sync::Arc::new(crate::clock::ManualClock::new(at(0)));
+        let (layer, mut shipper) = channel(redactor.clone(), clock);
+        layer
+            .shared
+            .submit(Level::Info, "loaded 00-late-secret-value");
+        redactor.add("00-late-secret-value");
+        let mut batch = vec![shipper.queue.try_recv().unwrap()];
+        shipper.redact(&mut batch);
+        assert_eq!(batch[0].message, "loaded [REDACTED]");
+    }
+
+    #[test]
+    fn a_private_key_is_redacted_by_its_lines_and_private_members() {
+        let redactor = Redactor::default();
+        redactor.add_private_key(
+            "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nq83Rzz==\n-----END PRIVATE KEY-----\n",
+        );
+        assert_eq!(
+            redactor.redact(
+                "a MIIEvQIBADANBgkqhkiG9w0BAQEFAASC b q83Rzz== c -----BEGIN PRIVATE KEY-----"
+            ),
+            "a [REDACTED] b [REDACTED] c -----BEGIN PRIVATE KEY-----"
+        );
+        let jwks = r#"{"keys": [{"kty": "RSA", "kid": "key-one", "n": "public-modulus",
+            "e": "AQAB", "d": "private-exponent", "p": "prime-one", "qi": "coefficient"}]}"#;
+        let redactor = Redactor::default();
+        redactor.add_private_key(jwks);
+        assert_eq!(
+            redactor.redact("private-exponent prime-one coefficient public-modulus key-one"),
+            "[REDACTED] [REDACTED] [REDACTED] public-modulus key-one"
         );
     }
 

@@ -86,7 +86,7 @@ pub enum PlatformError {
 
 fn status_hint(status: u16) -> &'static str {
     match status {
-        401 | 403 => " (the runtime's token was refused; the platform normally restarts the connector with a new one)",
+        401 | 403 => " (the runtime's token was refused; only the runtime can give another, by starting the connector again)",
         404 => " (the URL the runtime gave does not exist)",
         _ => "",
     }
@@ -97,6 +97,20 @@ impl PlatformError {
     /// opposed to a refusal or a wrong setting.
     pub fn is_transient(&self) -> bool {
         matches!(self, PlatformError::Unavailable { .. })
+    }
+
+    /// Whether a new start of the connector could succeed where this one failed: the platform
+    /// was unavailable, or it refused the runtime's token (401, 403), which only the runtime can
+    /// replace. The SDK's trigger exits on both, after its retries, and the runtime restarts it.
+    pub fn needs_a_restart(&self) -> bool {
+        self.is_transient()
+            || matches!(
+                self,
+                PlatformError::Refused {
+                    status: 401 | 403,
+                    ..
+                }
+            )
     }
 }
 
@@ -287,6 +301,13 @@ impl Runtime {
             Runtime::Connector { layer, .. } => layer.take(),
             _ => None,
         }
+    }
+
+    /// Whether the command reads the configuration again under the runtime (with the module's
+    /// secrets laid over it) and logs its warnings itself: the caller then does not log those of
+    /// its first reading, which would be the same lines twice.
+    pub fn logs_configuration_warnings(&self) -> bool {
+        matches!(self, Runtime::Connector { .. })
     }
 
     /// Whether the command runs under the runtime ([`Runtime::take_over`] then runs it).
