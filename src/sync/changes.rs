@@ -163,14 +163,25 @@ impl CatchUp {
 /// The full sync: reads the feed from the stored position to its end and records the
 /// position reached; without a position, starts one at `OVERLAP` before now.
 pub async fn catch_up(cycle: &Cycle<'_>, stored: Option<String>, warnings: &Warnings) -> CatchUp {
-    let had_position = stored.is_some();
-    let read = match stored {
+    let mut had_position = stored.is_some();
+    let mut read = match stored {
         Some(link) => match stored_link(cycle, &link) {
             Ok(start) => read_feed(cycle, start, warnings).await,
             Err(error) => Err(error),
         },
         None => start_feed(cycle, warnings).await,
     };
+    if let Err(error) = &read {
+        if position_refused(error) {
+            // A full sync reads everything anyway: a new position loses nothing (the factor
+            // events since the old one are not known, so every cached MFA answer is re-read).
+            tracing::warn!(
+                "Okta refused the stored change feed position ({error}); starting a new one"
+            );
+            had_position = false;
+            read = start_feed(cycle, warnings).await;
+        }
+    }
     match read {
         Ok(read) => CatchUp {
             status: read.status(cycle),
@@ -274,7 +285,7 @@ pub async fn collect(
 fn stored_link(cycle: &Cycle<'_>, link: &str) -> Result<Url, OktaError> {
     let origin = cycle.client.origin();
     let foreign = || OktaError::ForeignLink {
-        link: link.chars().take(200).collect(),
+        link: crate::text::remote(link, 200),
         origin: origin.as_str().trim_end_matches('/').to_string(),
     };
     let url = Url::parse(link).map_err(|_| foreign())?;
@@ -296,6 +307,13 @@ fn unreadable(cycle: &Cycle<'_>, error: &OktaError, warnings: &Warnings) -> Feed
             );
         }
         FeedPosition::Clear
+    } else if position_refused(error) {
+        // Kept, it would be refused every cycle; the next full sync starts a new one.
+        warnings.warn(
+            "change_feed",
+            format!("Okta refused the stored System Log position ({error}); using the searches alone until the next full sync starts a new one"),
+        );
+        FeedPosition::Clear
     } else {
         warnings.warn(
             "change_feed",
@@ -315,6 +333,17 @@ fn is_unavailable(error: &OktaError) -> bool {
         OktaError::ForeignLink { .. } => true,
         _ => false,
     }
+}
+
+/// Okta refused the stored position itself (a 4xx other than a rate limit, the permission
+/// answers of [`is_unavailable`] aside): an expired or invalid cursor, which reading it again
+/// would not mend. Okta's reference states no lifetime for a polling cursor, so this is not
+/// assumed away.
+fn position_refused(error: &OktaError) -> bool {
+    let client_error = error
+        .status()
+        .is_some_and(|status| (400..500).contains(&status) && status != 429);
+    client_error && !is_unavailable(error)
 }
 
 /// What reading the feed gave.
@@ -362,11 +391,14 @@ async fn read_feed(
         last_published: None,
     };
     let mut pages = 0;
+    let mut last_page_full = false;
     while pages < MAX_FEED_PAGES {
         let Some(page) = pager.next_page().await? else {
             break;
         };
         pages += 1;
+        last_page_full =
+            page.items.len() + page.skipped >= crate::okta::endpoints::LOG_PAGE as usize;
         warnings.add_skipped(page.skipped);
         for event in &page.items {
             read.marks.add(event);
@@ -382,9 +414,17 @@ async fn read_feed(
     } else if let Some(pending) = pager.pending_link() {
         // Stopped after `MAX_FEED_PAGES`: the rest next cycle, nothing skipped.
         read.next = pending.clone();
+    } else if let Some(last) = read.last_published {
+        // No next link at all. Okta's reference says polling answers always carry one; should
+        // one not, poll again from the last event read. `since` bounds the persistence time,
+        // which is never before `published`: every event not read yet was persisted at or
+        // after that one, so none is skipped, and the events at that instant are read twice
+        // (marks are idempotent). Starting again from `start` would read the same first page
+        // for ever once more than a page of events waits.
+        read.next = cycle.client.log_polling_url(last);
+        read.reached_end = !last_page_full;
     } else {
-        // No next link at all (Okta always sends one for polling queries): read the same
-        // query again next time; events are idempotent marks.
+        // No event and no link: the same query again next time.
         read.reached_end = true;
     }
     progress.finish(Phase::Changes);

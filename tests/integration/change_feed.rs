@@ -332,6 +332,118 @@ async fn factor_enrolments_and_resets_arrive_in_the_next_incremental_cycle() {
         .await;
 }
 
+/// Okta's reference says a polling answer always carries a `next` link. Answered like a
+/// bounded query instead (a link only while more events wait), the feed still reaches every
+/// event, and the next cycle polls on from the last event read rather than reading the whole
+/// log since the first position again: 1,200 factor changes (none moves `lastUpdated`, so
+/// only the log tells) arrive in one cycle, and the quiet cycle after it reads one page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polling_answers_without_a_next_link_still_reach_every_event_once() {
+    let options = FakeOptions {
+        log_polling_without_next: true,
+        ..still()
+    };
+    let org = Org::generate(&OrgSpec::small(1_200, 8, 5));
+    let env = SyncEnv::start(org, options, FEED, |_| {}).await;
+    env.cycle(true).await;
+    let users: Vec<(String, usize)> = env.okta.with_org(|org| {
+        org.users()
+            .iter()
+            .map(|u| (u.id.clone(), u.active_factor_count()))
+            .collect()
+    });
+    for (id, factors) in users {
+        env.okta.with_org(|org| {
+            if factors == 0 {
+                org.add_factor(&id, "token:software:totp", "ACTIVE");
+            } else {
+                org.reset_factors(&id);
+            }
+        });
+        // One change per millisecond, as changes made one after the other are.
+        env.advance(Duration::from_millis(1));
+    }
+    let log_pages = || env.okta.counters().endpoint("GET /api/v1/logs");
+    env.advance(Duration::from_secs(5));
+    env.okta.reset_counters();
+    assert_eq!(env.cycle(false).await.kind, "incremental");
+    assert!(
+        log_pages() >= 2,
+        "more than a page of events: {}",
+        log_pages()
+    );
+    env.assert_like_a_fresh_full_sync("after 1,200 factor changes, polled without next links")
+        .await;
+    env.advance(Duration::from_secs(5));
+    env.okta.reset_counters();
+    env.cycle(false).await;
+    assert_eq!(
+        log_pages(),
+        1,
+        "the quiet cycle polls on from the last event"
+    );
+}
+
+/// The change feed position the state holds.
+fn stored_position(env: &SyncEnv) -> String {
+    let store = okta_asset_connector::state::StateStore::open(
+        &env.config.state_dir,
+        env.config.okta_origin.as_str(),
+    )
+    .unwrap();
+    store.feed_position().unwrap().expect("a position")
+}
+
+/// Okta's reference gives a polling cursor no lifetime. A stored position Okta refuses (400)
+/// is not asked for again every cycle: the incremental cycle uses the searches and drops it,
+/// and a full sync starts a new one at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_feed_position_is_replaced_not_asked_for_every_cycle() {
+    let env = SyncEnv::small(&OrgSpec::small(100, 6, 8), FEED).await;
+    env.cycle(true).await;
+    let refuse = |env: &SyncEnv| {
+        // This very link: Okta would still answer a new one.
+        let position = url::Url::parse(&stored_position(env)).unwrap();
+        let pattern = format!("/api/v1/logs?{}", position.query().unwrap());
+        env.okta.faults().fail_path_contains(&pattern, 400, None);
+    };
+    let log_reads = || env.okta.counters().endpoint("GET /api/v1/logs");
+
+    // A full sync whose stored position is refused starts a new one.
+    refuse(&env);
+    let old = stored_position(&env);
+    env.advance(Duration::from_secs(5));
+    env.cycle(true).await;
+    assert_ne!(stored_position(&env), old, "a new position");
+    env.advance(Duration::from_secs(5));
+    let summary = env.cycle(false).await;
+    assert_eq!(summary.change_feed, FeedMode::SystemLog);
+
+    // An incremental cycle whose position is refused drops it: the next cycles do not ask.
+    refuse(&env);
+    env.advance(Duration::from_secs(5));
+    let summary = env.cycle(false).await;
+    assert!(
+        summary.warnings.contains_key("change_feed"),
+        "{:?}",
+        summary.warnings
+    );
+    env.advance(Duration::from_secs(5));
+    env.okta.reset_counters();
+    let summary = env.cycle(false).await;
+    assert_eq!(summary.change_feed, FeedMode::Fallback);
+    assert_eq!(
+        log_reads(),
+        0,
+        "the refused position is not asked for again"
+    );
+    env.cycle(true).await;
+    env.advance(Duration::from_secs(5));
+    assert_eq!(env.cycle(false).await.change_feed, FeedMode::SystemLog);
+    env.assert_like_a_fresh_full_sync("after a refused position")
+        .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_the_system_log_cycles_fall_back_to_the_searches_and_still_converge() {
     let env = SyncEnv::small(

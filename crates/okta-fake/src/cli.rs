@@ -82,6 +82,11 @@ struct Args {
     /// saw misses some, one following the polling `next` link misses none.
     #[arg(long, default_value_t = 0)]
     log_lag_ms: u64,
+    /// Answer polling System Log queries like bounded ones: a `next` link only when more events
+    /// wait (Okta's reference says polling answers always carry one; clients should not rely on
+    /// it).
+    #[arg(long)]
+    log_polling_without_next: bool,
     /// Sign-ins per virtual minute written to the System Log (user.session.start,
     /// policy.evaluate_sign_on, user.authentication.sso by random ACTIVE users): a live org's
     /// log is mostly these.
@@ -182,6 +187,7 @@ async fn serve(args: Args) {
             assignees_include_groups: args.assignees_include_groups,
             stats_admin_spelling: args.stats_admin_spelling.into(),
             log_lag_ms: args.log_lag_ms,
+            log_polling_without_next: args.log_polling_without_next,
             signins_per_minute: args.signins_per_minute,
             churn_per_minute: args.churn_per_minute,
             churn_seed: args.churn_seed,

@@ -65,6 +65,8 @@ impl Faults {
     }
 
     /// Requests whose path contains `pattern` get `status` (`times` = how many; `None` = always).
+    /// A `pattern` with a `?` matches the path before it and the query after it
+    /// (`/api/v1/logs?after=` fails the System Log's continuation links only).
     pub fn fail_path_contains(&self, pattern: &str, status: u16, times: Option<u32>) {
         if times != Some(0) {
             self.with(|s| s.paths.push((pattern.to_string(), status, times)));
@@ -118,7 +120,7 @@ impl Faults {
     }
 
     /// Decides the fault of request number `n` (already admitted: authenticated, in quota).
-    pub(super) fn decide(&self, n: u64, path: &str) -> Decision {
+    pub(super) fn decide(&self, n: u64, path: &str, query: &str) -> Decision {
         self.with(|s| {
             let mut d = Decision::default();
             if s.drop > 0 {
@@ -136,7 +138,11 @@ impl Faults {
             }
             let mut matched = None;
             for (i, (pattern, status, times)) in s.paths.iter_mut().enumerate() {
-                if path.contains(pattern.as_str()) {
+                let matches = match pattern.split_once('?') {
+                    Some((in_path, in_query)) => path.contains(in_path) && query.contains(in_query),
+                    None => path.contains(pattern.as_str()),
+                };
+                if matches {
                     d.status = Some(*status);
                     if let Some(t) = times {
                         *t -= 1;

@@ -255,10 +255,12 @@ pub(super) fn list_logs(
         "<{}>; rel=\"self\"",
         url(base, &query.params, this.as_deref())
     )];
-    // Polling never ends: with nothing new, next resumes where this page did.
+    // Polling never ends: with nothing new, next resumes where this page did (unless the
+    // fake is told to answer polling queries as bounded ones).
+    let polling = query.polling() && !shared.options.log_polling_without_next;
     let next = match events.last() {
-        Some(last) if more || query.polling() => Some(Some(encode_cursor(shared.salt, last.seq))),
-        None if query.polling() => Some(this),
+        Some(last) if more || polling => Some(Some(encode_cursor(shared.salt, last.seq))),
+        None if polling => Some(this),
         _ => None,
     };
     if let Some(cursor) = next {

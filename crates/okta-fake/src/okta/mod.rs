@@ -152,6 +152,10 @@ pub struct FakeOptions {
     /// The largest delay, in virtual milliseconds, between a System Log event's `published`
     /// time and the moment queries see it; each event draws its own in `[0, log_lag_ms]`.
     pub log_lag_ms: u64,
+    /// Polling answers of the System Log carry a `next` link only when more events are
+    /// waiting, like bounded ones. Okta's reference says a polling answer always has one; a
+    /// client must not depend on it (the other reading of "if there are more events").
+    pub log_polling_without_next: bool,
     /// Sign-ins per virtual minute recorded in the System Log (three events each), as a live
     /// org's log is mostly sign-ins. 0 = none.
     pub signins_per_minute: f64,
@@ -199,6 +203,7 @@ impl Default for FakeOptions {
             assignees_include_groups: false,
             stats_admin_spelling: StatsAdminSpelling::default(),
             log_lag_ms: 0,
+            log_polling_without_next: false,
             signins_per_minute: 0.0,
             churn_per_minute: 0.0,
             churn_seed: 1,

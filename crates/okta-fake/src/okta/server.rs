@@ -278,7 +278,7 @@ async fn respond(
     if shared.forbidden.lock().unwrap().contains(&bucket) {
         return refuse(403, "E0000006", DENIED);
     }
-    let decision = shared.faults.decide(n, &req.path);
+    let decision = shared.faults.decide(n, &req.path, &req.query);
     if decision.drop {
         return Reply::Drop;
     }
