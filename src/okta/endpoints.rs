@@ -7,8 +7,7 @@ use super::error::OktaError;
 use url::Url;
 
 use super::model::{Factor, Group, IdOnly, LogEvent, RoleAssignment, User};
-use super::paging::{LinkStyle, OnEmptyPage, PageLimits, Pager};
-use crate::http::display_url;
+use super::paging::{invalid_body, LinkStyle, OnEmptyPage, PageLimits, Pager};
 
 /// Users per page (Okta's maximum for users).
 pub const USERS_PAGE: u32 = 200;
@@ -90,11 +89,7 @@ impl OktaClient {
     pub async fn get_user(&self, id: &str) -> Result<User, OktaError> {
         let path = format!("/api/v1/users/{}", path_segment("user", id)?);
         let response = self.get(self.url(&path, &[])).await?;
-        serde_json::from_slice(&response.body).map_err(|e| OktaError::InvalidBody {
-            url: display_url(&response.url),
-            detail: crate::text::remote(&e.to_string(), crate::text::MESSAGE),
-            request_id: response.request_id(),
-        })
+        serde_json::from_slice(&response.body).map_err(|e| invalid_body(&response, e))
     }
 
     /// `GET /api/v1/groups?expand=stats[&filter=...]`: `expand=stats` adds each group's
@@ -116,11 +111,7 @@ impl OktaClient {
     pub async fn get_group(&self, id: &str) -> Result<Group, OktaError> {
         let path = format!("/api/v1/groups/{}", path_segment("group", id)?);
         let response = self.get(self.url(&path, &[("expand", "stats")])).await?;
-        serde_json::from_slice(&response.body).map_err(|e| OktaError::InvalidBody {
-            url: display_url(&response.url),
-            detail: e.to_string(),
-            request_id: response.request_id(),
-        })
+        serde_json::from_slice(&response.body).map_err(|e| invalid_body(&response, e))
     }
 
     /// `GET /api/v1/users/{id}/groups`: every group the user belongs to.

@@ -194,7 +194,8 @@ impl<T: DeserializeOwned> Pager<T> {
     /// same path.
     fn continuation(&self, link: &str, current: &Url) -> Result<Url, OktaError> {
         let origin = self.client.origin();
-        let shown_link = || crate::http::transport::truncate(link, 200);
+        // The link is Okta's text: escaped and capped like every remote string.
+        let shown_link = || crate::text::remote(link, 200);
         let foreign = || OktaError::ForeignLink {
             link: shown_link(),
             origin: origin.as_str().trim_end_matches('/').to_string(),
@@ -206,7 +207,7 @@ impl<T: DeserializeOwned> Pager<T> {
         if url.path() != current.path() {
             return Err(OktaError::LinkPathChanged {
                 link: shown_link(),
-                path: current.path().chars().take(200).collect(),
+                path: crate::text::remote(current.path(), 200),
             });
         }
         Ok(url)
@@ -273,7 +274,9 @@ fn parse_items<T: DeserializeOwned>(
     Ok((items, skipped))
 }
 
-fn invalid_body(response: &Response, error: serde_json::Error) -> OktaError {
+/// An answer whose body is not what the endpoint returns; serde's message quotes Okta's text,
+/// so it is escaped and capped.
+pub(super) fn invalid_body(response: &Response, error: serde_json::Error) -> OktaError {
     OktaError::InvalidBody {
         url: display_url(&response.url),
         detail: crate::text::remote(&error.to_string(), crate::text::MESSAGE),

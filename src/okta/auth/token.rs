@@ -289,8 +289,7 @@ impl OAuth {
             status: answer.status,
             error: text::remote(&error, text::WORD),
             description: description.map(|d| text::remote(&d, text::MESSAGE)),
-            request_id: super::header_text(&answer.headers, "x-okta-request-id")
-                .map(|id| text::remote(&id, text::WORD)),
+            request_id: request_id(&answer.headers),
             url: display_url(&self.token_url),
         }
     }
@@ -365,7 +364,7 @@ impl TokenRequest<'_> {
                 url: display_url(&self.oauth.token_url),
                 // Never the serde message: it may quote a value of the body.
                 detail: format!("token response, line {} column {}", e.line(), e.column()),
-                request_id: super::header_text(&answer.headers, "x-okta-request-id"),
+                request_id: request_id(&answer.headers),
             }),
         }
     }
@@ -432,4 +431,9 @@ pub(super) fn api_nonce_challenge(headers: &HeaderMap) -> Option<String> {
     asks_nonce
         .then(|| super::header_text(headers, "dpop-nonce"))
         .flatten()
+}
+
+/// Okta's request id of an answer, escaped and capped like every remote string.
+fn request_id(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    super::header_text(headers, "x-okta-request-id").map(|id| text::remote(&id, text::WORD))
 }
