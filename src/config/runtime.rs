@@ -111,11 +111,22 @@ fn parse_base64_json(text: &str) -> Result<Value, String> {
     serde_json::from_slice(&bytes).map_err(|_| "not JSON".to_string())
 }
 
-/// A JSON object setting and where it came from.
-#[derive(Debug, Clone)]
+/// A JSON object setting and where it came from. It holds secrets as plain JSON (the
+/// intake key in the connector configuration, the module's secrets once overlaid), so its
+/// `Debug` shows the keys only.
+#[derive(Clone)]
 pub struct Document {
     pub object: Map<String, Value>,
     pub source: Source,
+}
+
+impl std::fmt::Debug for Document {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Document")
+            .field("keys", &self.object.keys().collect::<Vec<_>>())
+            .field("source", &self.source)
+            .finish()
+    }
 }
 
 /// What the Sekoia runtime says about this connector, read once.
@@ -167,11 +178,6 @@ impl RuntimeSettings {
     /// configuration, or a connector UUID.
     pub fn is_active(&self) -> bool {
         self.module.is_some() || self.connector.is_some() || self.connector_uuid.is_some()
-    }
-
-    /// The module configuration as read (secrets overlaid), for whoever must act on it.
-    pub fn module_configuration(&self) -> Option<&Map<String, Value>> {
-        self.module.as_ref().map(|doc| &doc.object)
     }
 
     /// Overlays the module's secrets, as the platform serves them (`{"apikey": "..."}`), on
@@ -269,6 +275,21 @@ mod tests {
     use super::*;
     use crate::config::sources::env_of;
     use serde_json::json;
+
+    #[test]
+    fn a_document_never_shows_its_values_in_debug() {
+        let mut object = Map::new();
+        object.insert("sekoia_api_key".into(), Value::String("c4n4ry-k3y".into()));
+        let doc = Document {
+            object,
+            source: Source::RuntimeSecrets,
+        };
+        let shown = format!("{doc:?}");
+        assert!(
+            shown.contains("sekoia_api_key") && !shown.contains("c4n4ry"),
+            "{shown}"
+        );
+    }
 
     #[test]
     fn the_file_wins_over_the_variable_and_variables_may_be_base64() {

@@ -417,15 +417,6 @@ impl RawConfig {
         }
     }
 
-    /// Reads a config file.
-    pub fn from_file(path: &Path) -> Result<RawConfig, ConfigError> {
-        let layer = file_layer(path);
-        match layer.errors.into_iter().next() {
-            Some(error) => Err(error),
-            None => Ok(layer.raw),
-        }
-    }
-
     /// Reads the keys' environment variables through `get`.
     pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<RawConfig, ConfigError> {
         let layer = env_layer(&get);

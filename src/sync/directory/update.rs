@@ -38,8 +38,8 @@ pub async fn apply(
     let fallback = changes.status.mode == FeedMode::Fallback;
     let mut pending = Pending::default();
 
+    let listed: BTreeSet<&str> = changes.groups.iter().map(|g| g.id.as_str()).collect();
     if changes.groups_complete {
-        let listed: BTreeSet<&str> = changes.groups.iter().map(|g| g.id.as_str()).collect();
         for id in directory.group_ids() {
             if !listed.contains(id.as_str()) {
                 pending.affected.extend(directory.delete_group(&id));
@@ -65,7 +65,8 @@ pub async fn apply(
             &mut pending,
         );
     }
-    for id in &changes.marks.groups {
+    // A group the listing just gave is not fetched again.
+    for id in changes.marks.groups.iter().filter(|id| !listed.contains(id.as_str())) {
         match client.get_group(id).await {
             Ok(group) => {
                 let new = directory.group_roles(id).is_none();
