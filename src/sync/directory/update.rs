@@ -66,7 +66,12 @@ pub async fn apply(
         );
     }
     // A group the listing just gave is not fetched again.
-    for id in changes.marks.groups.iter().filter(|id| !listed.contains(id.as_str())) {
+    for id in changes
+        .marks
+        .groups
+        .iter()
+        .filter(|id| !listed.contains(id.as_str()))
+    {
         match client.get_group(id).await {
             Ok(group) => {
                 let new = directory.group_roles(id).is_none();
