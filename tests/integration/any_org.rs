@@ -146,14 +146,7 @@ async fn a_change_whose_read_failed_is_read_again_by_the_next_cycle() {
         let (everyone, group, member, newcomer) = env.okta.with_org(|org| {
             let everyone = org.first_group_of(GroupType::BuiltIn).unwrap().id.clone();
             let group = org.first_group_of(GroupType::Okta).unwrap().id.clone();
-            let members = org.members_of(&group);
-            let member = org
-                .users()
-                .iter()
-                .find(|u| !members.contains(&u.id.as_str()))
-                .unwrap()
-                .id
-                .clone();
+            let member = org.first_non_member_of(&group).unwrap().id.clone();
             org.add_member(&group, &member);
             let newcomer = org.create_user("new.comer@example.com", "New", "Comer", "ACTIVE");
             (everyone, group, member, newcomer)

@@ -588,13 +588,7 @@ async fn a_membership_change_in_a_large_group_arrives_through_the_log_alone() {
         let members = org.members_of(&group);
         assert!(members.len() > 1_000);
         let left = members[0].to_string();
-        let joined = org
-            .users()
-            .iter()
-            .find(|u| !members.contains(&u.id.as_str()))
-            .unwrap()
-            .id
-            .clone();
+        let joined = org.first_non_member_of(&group).unwrap().id.clone();
         org.add_member(&group, &joined);
         org.remove_member(&group, &left);
         (joined, left)

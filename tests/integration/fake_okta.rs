@@ -423,12 +423,7 @@ async fn membership_change_bumps_group_not_user() {
     let since = okta_time(okta.virtual_now());
     let (group, user, user_lu) = okta.with_org(|o| {
         let g = o.first_group_of(GroupType::Okta).unwrap().id.clone();
-        let members: HashSet<&str> = o.members_of(&g).into_iter().collect();
-        let u = o
-            .users()
-            .iter()
-            .find(|u| !members.contains(u.id.as_str()))
-            .unwrap();
+        let u = o.first_non_member_of(&g).unwrap();
         (g, u.id.clone(), u.last_updated)
     });
     let filter = format!("lastUpdated gt \"{since}\" or lastMembershipUpdated gt \"{since}\"");

@@ -137,12 +137,7 @@ async fn a_membership_change_alone_is_sent_by_the_next_incremental_cycle() {
 
     let (group, user, last_updated_before) = okta.with_org(|org| {
         let group = org.first_group_of(GroupType::Okta).unwrap().id.clone();
-        let members: Vec<&str> = org.members_of(&group);
-        let user = org
-            .users()
-            .iter()
-            .find(|u| !members.contains(&u.id.as_str()))
-            .unwrap();
+        let user = org.first_non_member_of(&group).unwrap();
         (group, user.id.clone(), user.last_updated)
     });
     okta.with_org(|org| assert!(org.add_member(&group, &user)));

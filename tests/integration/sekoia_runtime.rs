@@ -85,6 +85,17 @@ struct World {
 }
 
 impl World {
+    /// Waits (30 s at most) until the platform has received a `critical` log.
+    async fn critical_logged(&self) {
+        wait_until("the critical log", Duration::from_secs(30), || {
+            self.platform
+                .logs()
+                .iter()
+                .any(|l| l["level"] == "critical")
+        })
+        .await;
+    }
+
     /// The fakes, and a runtime directory with the module configuration only (as for
     /// `validate_module_configuration`); `with_connector` adds the connector's files.
     async fn start(users: usize) -> World {
@@ -414,14 +425,7 @@ async fn a_configuration_error_is_one_critical_log_then_a_wait_for_sigterm() {
     // A token pasted with its scheme: a configuration warning, to be logged once.
     let pasted = format!("SSWS {}", world.canaries.okta_token);
     let mut child = world.spawn_with_env(&["run"], &stderr, &[("OKTA_API_TOKEN", &pasted)]);
-    wait_until("the critical log", Duration::from_secs(30), || {
-        world
-            .platform
-            .logs()
-            .iter()
-            .any(|l| l["level"] == "critical")
-    })
-    .await;
+    world.critical_logged().await;
     // It waits instead of exiting (a restart would fail the same way), still answering /health.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(
@@ -497,14 +501,7 @@ async fn health_stays_alive_long_after_a_configuration_error() {
     let connector =
         connector_in_process(world.dir.path(), &world.state_dir, clock.clone(), shutdown);
     let probe = async {
-        wait_until("the critical log", Duration::from_secs(30), || {
-            world
-                .platform
-                .logs()
-                .iter()
-                .any(|l| l["level"] == "critical")
-        })
-        .await;
+        world.critical_logged().await;
         let mut answers = Vec::new();
         for _ in 0..3 {
             clock.advance(STALL_THRESHOLD * 2);

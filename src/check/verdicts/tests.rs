@@ -181,31 +181,22 @@ fn a_host_that_is_not_okta_fails_reachable_and_skips_the_token() {
 }
 
 #[test]
-fn a_gateway_error_without_okta_body_is_transient_not_a_wrong_url() {
-    let (reachable, token) = users(HOST, &UsersOutcome::Unavailable(503));
-    assert_check(
-        &reachable,
-        CheckName::OktaReachable,
-        Status::Fail,
-        &["HTTP 503", "unavailable right now", "transient"],
-        &["again"],
-    );
-    assert!(!reachable.reason.contains("not the Okta API"));
-    assert_eq!(token.status, Status::Skipped);
-}
-
-#[test]
-fn a_body_less_rate_limit_is_transient_not_a_wrong_url() {
-    let (reachable, token) = users(HOST, &UsersOutcome::Unavailable(429));
-    assert_check(
-        &reachable,
-        CheckName::OktaReachable,
-        Status::Fail,
-        &["HTTP 429", "rate-limiting", "transient"],
-        &["again"],
-    );
-    assert!(!reachable.reason.contains("not the Okta API"));
-    assert_eq!(token.status, Status::Skipped);
+fn a_gateway_error_or_rate_limit_without_okta_body_is_transient_not_a_wrong_url() {
+    for (status, words) in [
+        (503, ["HTTP 503", "unavailable right now", "transient"]),
+        (429, ["HTTP 429", "rate-limiting", "transient"]),
+    ] {
+        let (reachable, token) = users(HOST, &UsersOutcome::Unavailable(status));
+        assert_check(
+            &reachable,
+            CheckName::OktaReachable,
+            Status::Fail,
+            &words,
+            &["again"],
+        );
+        assert!(!reachable.reason.contains("not the Okta API"));
+        assert_eq!(token.status, Status::Skipped);
+    }
 }
 
 #[test]

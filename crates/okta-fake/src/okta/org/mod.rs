@@ -535,6 +535,14 @@ impl Org {
     }
 
     /// Member ids of a group, in creation order.
+    /// The first user (in creation order) who is not a member of the group.
+    pub fn first_non_member_of(&self, group_id: &str) -> Option<&FakeUser> {
+        let members = self.members_of(group_id);
+        self.users
+            .iter()
+            .find(|u| !members.contains(&u.id.as_str()))
+    }
+
     pub fn members_of(&self, group_id: &str) -> Vec<&str> {
         self.group(group_id)
             .map(|g| {
