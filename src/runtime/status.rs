@@ -422,6 +422,12 @@ mod tests {
         Arc::new(ManualClock::new("2026-03-01T12:00:00Z".parse().unwrap()))
     }
 
+    /// A status on a manual clock, and the clock.
+    fn status_and_clock() -> (Status, Arc<ManualClock>) {
+        let clock = clock();
+        (Status::new(clock.clone()), clock)
+    }
+
     fn summary(kind: &'static str, items: u64) -> Summary {
         let mut summary = Summary::new(kind);
         summary.items_delivered = items;
@@ -433,8 +439,7 @@ mod tests {
 
     #[test]
     fn health_has_the_sdk_fields_and_counts_consecutive_failures() {
-        let clock = clock();
-        let status = Status::new(clock.clone());
+        let (status, clock) = status_and_clock();
         status.cycle_started();
         status.cycle_ended(&summary("full", 0), Outcome::Failure);
         status.cycle_ended(&summary("full", 0), Outcome::Failure);
@@ -453,8 +458,7 @@ mod tests {
 
     #[test]
     fn a_cycle_without_any_sign_of_life_for_the_threshold_is_a_stall() {
-        let clock = clock();
-        let status = Status::new(clock.clone());
+        let (status, clock) = status_and_clock();
         status.cycle_started();
         clock.advance(STALL_THRESHOLD - Duration::from_secs(1));
         status.observe();
@@ -474,8 +478,7 @@ mod tests {
     fn health_stays_alive_while_no_loop_runs_without_anything_else_looking() {
         // As after a configuration error under the runtime: no cycle, no run loop, only the
         // probes asking, hours apart on the clock.
-        let clock = clock();
-        let status = Status::new(clock.clone());
+        let (status, clock) = status_and_clock();
         for _ in 0..4 {
             clock.advance(STALL_THRESHOLD * 3);
             let (alive, health) = status.health();
@@ -487,8 +490,7 @@ mod tests {
 
     #[test]
     fn a_stalled_cycle_is_dead_at_the_probe_without_a_pulse() {
-        let clock = clock();
-        let status = Status::new(clock.clone());
+        let (status, clock) = status_and_clock();
         status.cycle_started();
         clock.advance(STALL_THRESHOLD);
         assert!(!status.health().0, "nothing moved for the whole threshold");
@@ -496,8 +498,7 @@ mod tests {
 
     #[test]
     fn progress_during_a_cycle_is_a_sign_of_life() {
-        let clock = clock();
-        let status = Status::new(clock.clone());
+        let (status, clock) = status_and_clock();
         let progress = Progress::new();
         {
             let mut inner = status.lock();
@@ -514,8 +515,7 @@ mod tests {
 
     #[test]
     fn metrics_are_prometheus_text_with_cycle_counters() {
-        let clock = clock();
-        let status = Status::new(clock.clone());
+        let (status, _clock) = status_and_clock();
         status.cycle_ended(&summary("full", 40), Outcome::Success);
         let mut with_lag = summary("incremental", 2);
         with_lag.change_feed_lag_s = Some(12.0);

@@ -198,14 +198,13 @@ impl Admins {
         warnings: &Warnings,
         progress: &Progress,
     ) -> BTreeSet<String> {
-        progress.begin(Phase::Roles);
-        let results = run_bounded(user_ids.into_iter(), max_parallel, |id| {
-            let client = client.clone();
-            async move {
-                let roles = client.list_user_roles(&id).await;
-                (id, roles)
-            }
-        })
+        let results = read_roles_of(
+            client,
+            Holder::User,
+            user_ids.into_iter(),
+            max_parallel,
+            progress,
+        )
         .await;
         let direct = self.direct.get_or_insert_with(HashMap::new);
         let mut named = BTreeSet::new();
@@ -271,6 +270,35 @@ pub enum GroupRolesRead {
     Failed,
 }
 
+/// Who holds the roles read.
+#[derive(Debug, Clone, Copy)]
+enum Holder {
+    User,
+    Group,
+}
+
+/// Reads the roles of each of `ids`, `max_parallel` at a time, in the roles phase.
+async fn read_roles_of(
+    client: &OktaClient,
+    holder: Holder,
+    ids: impl Iterator<Item = String>,
+    max_parallel: usize,
+    progress: &Progress,
+) -> Vec<(String, Result<Vec<RoleAssignment>, OktaError>)> {
+    progress.begin(Phase::Roles);
+    run_bounded(ids, max_parallel, |id| {
+        let client = client.clone();
+        async move {
+            let roles = match holder {
+                Holder::User => client.list_user_roles(&id).await,
+                Holder::Group => client.list_group_roles(&id).await,
+            };
+            (id, roles)
+        }
+    })
+    .await
+}
+
 /// Reads the roles of `groups`, `max_parallel` at a time.
 pub async fn read_group_roles(
     client: &OktaClient,
@@ -279,14 +307,13 @@ pub async fn read_group_roles(
     warnings: &Warnings,
     progress: &Progress,
 ) -> Vec<(String, GroupRolesRead)> {
-    progress.begin(Phase::Roles);
-    let results = run_bounded(groups.into_iter(), max_parallel, |id| {
-        let client = client.clone();
-        async move {
-            let roles = client.list_group_roles(&id).await;
-            (id, roles)
-        }
-    })
+    let results = read_roles_of(
+        client,
+        Holder::Group,
+        groups.into_iter(),
+        max_parallel,
+        progress,
+    )
     .await;
     results
         .into_iter()
